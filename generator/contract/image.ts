@@ -1,0 +1,117 @@
+/**
+ * The contract between the chart and the agent image: user, paths, commands, container and
+ * volume names, and every environment variable either side reads. The chart's templates and the
+ * image's generated `contract.sh` are both emitted from this object, and a sync test checks that
+ * the image's scripts read exactly these variables (style.md rule 1).
+ *
+ * Pod layout (credential isolation, issue #3 §4):
+ *
+ *   init  `register`    PAT ─┐ copies/downloads the agent into the `agent` volume, runs
+ *                            │ config.sh there, publishes the registration to `state`.
+ *   init  `deregister`  PAT + Kubernetes token; a native sidecar (restartPolicy: Always), so it
+ *         (sidecar)          starts before the job container and is stopped only after it. It
+ *                            snapshots the registration before any job can run, waits for the
+ *                            job container to finish, removes the agent through the REST API
+ *                            (retrying while Azure DevOps says it is busy) and deletes the pod.
+ *   main  `agent`       no PAT, no Kubernetes token: runs `run.sh --once` from the `agent` volume
+ *                            with the agent's own per-registration credential, as hosted agents do.
+ *
+ * The sidecar never executes anything from a volume the job can write to.
+ */
+
+export const imageContract = {
+  user: { name: "azp", uid: 10001, gid: 10001 },
+  /** Signal the image documents as STOPSIGNAL and every command handles. */
+  stopSignal: "SIGTERM",
+  paths: {
+    /** Agent package baked into the image (read-only at run time). */
+    bakedAgent: "/opt/azp/agent",
+    /** Where the agent runs from in a pod: an emptyDir the register container fills. */
+    agentHome: "/azp/agent",
+    /** Work folder of the agent (`--work`), a volume of its own. */
+    work: "/azp/_work",
+    /** emptyDir shared by the pod's containers: registration snapshot and lifecycle markers. */
+    state: "/azp/state",
+    /** Directory where the PAT Secret is mounted (register, deregister and test pods only). */
+    secrets: "/azp/secrets",
+    /** HOME of the agent user: an emptyDir, so the root filesystem can stay read-only. */
+    home: "/home/azp",
+    tmp: "/tmp",
+    /** Generated shell contract inside the image. */
+    contractScript: "/usr/local/lib/azp/contract.sh",
+    /** Where the image's commands are installed. */
+    bin: "/usr/local/bin",
+    /** Standard location of the projected ServiceAccount token (deregister and refresh only). */
+    serviceAccount: "/var/run/secrets/kubernetes.io/serviceaccount",
+  },
+  /** File names inside `paths.state`. */
+  stateFiles: {
+    /** Copy of the agent's `.agent` settings, written by register, snapshotted by deregister. */
+    registration: "registration.json",
+    /** Written by the agent container before `run.sh --once` starts. */
+    started: "agent-started",
+    /** Written by the agent container when `run.sh` has exited; holds its exit code. */
+    exited: "agent-exited",
+    /** Written by the agent container while a job runs (taken from the listener's console). */
+    busy: "job-running",
+  },
+  /** Key of the PAT inside the mounted Secret volume (the chart projects the user's key to it). */
+  tokenFileName: "token",
+  commands: {
+    register: "azp-register",
+    run: "azp-run",
+    deregister: "azp-deregister",
+    refresh: "azp-refresh",
+    smoke: "azp-smoke",
+  },
+  containers: { register: "register", deregister: "deregister", agent: "agent", refresh: "refresh", smoke: "smoke" },
+  volumes: {
+    agent: "agent",
+    work: "work",
+    state: "state",
+    token: "azp-token",
+    home: "home",
+    /** /tmp of the job container. */
+    tmp: "tmp",
+    /** /tmp of the register and deregister containers: never shared with the job container. */
+    registrarTmp: "registrar-tmp",
+    serviceAccount: "kube-api-access",
+  },
+  /**
+   * Environment variables. `reads` lists the image commands that read each one; the chart sets
+   * a variable only on containers running one of those commands.
+   */
+  env: {
+    url: { name: "AZP_URL", reads: ["register", "deregister", "smoke"], doc: "Organization URL." },
+    pool: { name: "AZP_POOL", reads: ["register", "smoke"], doc: "Agent pool name." },
+    tokenFile: { name: "AZP_TOKEN_FILE", reads: ["register", "deregister", "smoke"], doc: "File holding the PAT." },
+    agentName: { name: "AZP_AGENT_NAME", reads: ["register"], doc: "Agent name (the pod name)." },
+    work: { name: "AZP_WORK", reads: ["register", "run"], doc: "Agent work folder." },
+    agentSource: { name: "AZP_AGENT_SOURCE", reads: ["register"], doc: "`baked` or `download`." },
+    packageUrl: { name: "AZP_AGENT_PACKAGE_URL", reads: ["register"], doc: "Package URL override for `download`." },
+    connectAttempts: { name: "AZP_CONNECT_ATTEMPTS", reads: ["register", "smoke"], doc: "Attempts to reach Azure DevOps before giving up." },
+    retrySeconds: { name: "AZP_REMOVE_RETRY_SECONDS", reads: ["deregister"], doc: "Pause between removal attempts while the agent is busy." },
+    podName: { name: "POD_NAME", reads: ["deregister"], doc: "Pod to delete once the job is done." },
+    podNamespace: { name: "POD_NAMESPACE", reads: ["deregister", "refresh"], doc: "Namespace of the pod / Deployment." },
+    deployment: { name: "AZP_DEPLOYMENT", reads: ["refresh"], doc: "Deployment the refresher restarts." },
+    smokeAgentPrefix: { name: "AZP_SMOKE_AGENT_PREFIX", reads: ["smoke"], doc: "Name prefix of this release's agents." },
+    smokeMinAgents: { name: "AZP_SMOKE_MIN_AGENTS", reads: ["smoke"], doc: "Agents that must be registered." },
+    smokeTimeout: { name: "AZP_SMOKE_TIMEOUT_SECONDS", reads: ["smoke"], doc: "How long the smoke test waits for agents." },
+  },
+} as const;
+
+export type ImageContract = typeof imageContract;
+export type ImageCommand = keyof ImageContract["commands"];
+export type EnvKey = keyof ImageContract["env"];
+
+/** Variables the chart sets for a command, in contract order. */
+export function envFor(command: ImageCommand): EnvKey[] {
+  return (Object.keys(imageContract.env) as EnvKey[]).filter((key) =>
+    (imageContract.env[key].reads as readonly string[]).includes(command),
+  );
+}
+
+/** Every variable name the image's scripts may read from the contract. */
+export function contractEnvNames(): string[] {
+  return Object.values(imageContract.env).map((e) => e.name);
+}

@@ -1,0 +1,26 @@
+/** Patterns for the domain's closed formats, shared by the values model and its tests. */
+export const patterns = {
+  /**
+   * Organization URL: http(s), a host, optional path segments, no trailing slash (KEDA derives the
+   * organization name from the last segment and rejects a trailing `/`, ado-contract.md §1.1).
+   */
+  url: "^https?://[^\\s/?#]+(/[^\\s/?#]+)*$",
+  /** Five cron fields, or one of the macros CronJob accepts. */
+  cron: "^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\\S+\\s+){4}\\S+)$",
+  /** Kubernetes resource quantity (resource.Quantity). */
+  quantity: "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$",
+  /** DNS-1123 subdomain: Secret, ServiceAccount and PriorityClass names. */
+  dnsSubdomain: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+  /** DNS-1123 label: namespace names. */
+  dnsLabel: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+  /** A Secret data key. */
+  secretKey: "^[-._a-zA-Z0-9]+$",
+  /** Environment variable names the agent turns into capabilities. */
+  envName: "^[A-Za-z_][A-Za-z0-9_]*$",
+  /** IANA time zone name as CronJob `timeZone` takes it (empty: the controller's zone). */
+  timeZone: "^$|^[A-Za-z][A-Za-z0-9_+\\-]*(/[A-Za-z0-9_+\\-]+)*$",
+  /** Image repository reference without tag. */
+  imageRepository: "^[a-z0-9]+([._\\-/:][a-z0-9]+)*$",
+  /** Image tag. */
+  imageTag: "^$|^[\\w][\\w.\\-]{0,127}$",
+} as const;

@@ -1,0 +1,154 @@
+import { imageContract } from "../contract/image.ts";
+import { release } from "../contract/release.ts";
+import { patterns } from "./schema-patterns.ts";
+import { bool, fragment, group, int, list, str, stringMap, type GroupSpec, type JsonSchema } from "./value-spec.ts";
+
+/**
+ * The values contract of the chart: every key, its type, default, description and constraints.
+ * Key names for the core settings are fixed by issue #2 so teams' values files stay predictable.
+ */
+
+const quantity: JsonSchema = { anyOf: [{ type: "string", pattern: patterns.quantity }, { type: "number", minimum: 0 }] };
+const resourceSchema: JsonSchema = {
+  additionalProperties: false,
+  properties: {
+    limits: { type: "object", description: "Resource limits.", additionalProperties: quantity },
+    requests: { type: "object", description: "Resource requests.", additionalProperties: quantity },
+  },
+};
+const namedObject: JsonSchema = { type: "object", required: ["name"], properties: { name: { type: "string", minLength: 1 } } };
+const annotationValues = { schema: {} };
+
+const serviceAccount = (what: string, nameDefault: string): GroupSpec =>
+  group(`ServiceAccount of ${what}.`, {
+    create: bool(true, `Create the ServiceAccount. When false, \`name\` must name an existing one.`),
+    name: str("", `Name of the ServiceAccount to create or use.`, {
+      defaultNote: nameDefault,
+      schema: { pattern: `^$|${patterns.dnsSubdomain}` },
+    }),
+    annotations: stringMap({}, "Annotations on the ServiceAccount (e.g. workload identity).", annotationValues),
+  });
+
+const { uid, gid } = imageContract.user;
+
+export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
+  nameOverride: str("", "Replaces the chart name in resource names.", { schema: { pattern: `^$|${patterns.dnsLabel}`, maxLength: 40 } }),
+  fullnameOverride: str("", "Replaces the generated `<release>-<chart>` resource name prefix.", {
+    schema: { pattern: `^$|${patterns.dnsLabel}`, maxLength: 52 },
+  }),
+  namespace: group("Namespace of the release's resources.", {
+    create: bool(false, "Create the namespace as part of the release. Off by default: Helm's convention is `helm install --create-namespace`."),
+    name: str("", "Namespace to deploy into.", { defaultNote: "the release namespace", schema: { pattern: `^$|${patterns.dnsLabel}`, maxLength: 63 } }),
+    labels: stringMap(
+      { "pod-security.kubernetes.io/enforce": "restricted" },
+      "Labels of the created namespace. The agent pods meet the `restricted` Pod Security Standard.",
+    ),
+    annotations: stringMap({}, "Annotations of the created namespace."),
+  }),
+  azp: group("Azure DevOps connection.", {
+    url: str("", "URL of the Azure DevOps organization, e.g. `https://dev.azure.com/contoso` (no trailing slash). Required.", {
+      schema: { pattern: `^$|${patterns.url}` },
+    }),
+    pool: str("Default", "Name of the existing agent pool the agents register in.", { schema: { minLength: 1 } }),
+    token: str("", "Personal access token (scope: Agent Pools, read & manage). The chart stores it in a Secret. Set this or `existingSecret`.", {
+      schema: { pattern: "^\\S*$" },
+    }),
+    existingSecret: str("", "Name of an existing Secret holding the PAT (e.g. from an external secret manager). Set this or `token`.", {
+      schema: { pattern: `^$|${patterns.dnsSubdomain}` },
+    }),
+    existingSecretKey: str("token", "Key of the PAT inside `existingSecret`.", { schema: { pattern: patterns.secretKey } }),
+  }),
+  image: group("Agent image; every component of the chart runs it.", {
+    repository: str(release.imageRepository, "Image repository.", { schema: { pattern: patterns.imageRepository } }),
+    tag: str("", "Image tag.", { defaultNote: "the chart's appVersion", schema: { pattern: patterns.imageTag } }),
+    pullPolicy: str("IfNotPresent", "Image pull policy.", { schema: { enum: ["Always", "IfNotPresent", "Never"] } }),
+  }),
+  imagePullSecrets: list([], "Secrets for pulling the image from a private registry.", namedObject),
+  replicaCount: int(3, "Number of idle agents kept ready. Each runs one job, then its pod is replaced.", {
+    schema: { minimum: 0, maximum: 1000 },
+  }),
+  agent: group("The Azure Pipelines agent.", {
+    source: str("baked", "`baked` runs the agent version built into the image; `download` fetches the latest matching agent from Azure DevOps at every pod start (the article's behaviour).", {
+      schema: { enum: ["baked", "download"] },
+    }),
+    packageUrl: str("", "With `source: download`, a fixed package URL instead of asking Azure DevOps (e.g. an internal mirror).", {
+      schema: { pattern: `^$|${patterns.url}` },
+    }),
+    capabilities: stringMap({}, "User capabilities: environment variables of the agent, which it reports as capabilities that pipeline `demands` can match.", {
+      schema: { propertyNames: { pattern: patterns.envName } },
+    }),
+    workVolume: fragment({ emptyDir: {} }, "Volume source of the agent's work folder (emptyDir by default; an ephemeral volume for large builds)."),
+    connectAttempts: int(5, "Attempts to reach Azure DevOps at pod start (exponential backoff) before failing with a clear error.", {
+      schema: { minimum: 1, maximum: 20 },
+    }),
+    removeRetrySeconds: int(10, "Pause between de-registration attempts while Azure DevOps reports the agent busy.", {
+      schema: { minimum: 1, maximum: 300 },
+    }),
+  }),
+  terminationGracePeriodSeconds: int(3600, "Time a running job may take to finish when its pod is stopped (refresh, upgrade, scale-in) before it is killed.", {
+    schema: { minimum: 30 },
+  }),
+  updateStrategy: fragment(
+    { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: 0 } },
+    "Deployment strategy. New agents come up before old ones stop, so a refresh keeps the pool's capacity.",
+  ),
+  resources: fragment({}, "Resources of the agent container (the one running jobs).", { schema: resourceSchema }),
+  registrarResources: fragment(
+    { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+    "Resources of the register and deregister containers.",
+    { schema: resourceSchema },
+  ),
+  podSecurityContext: fragment(
+    { runAsNonRoot: true, runAsUser: uid, runAsGroup: gid, fsGroup: gid, seccompProfile: { type: "RuntimeDefault" } },
+    "Pod security context of the agent pods, the refresh job and the test pod.",
+  ),
+  securityContext: fragment(
+    { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+    "Security context of every container. Jobs can write to the work folder, HOME and /tmp; set `readOnlyRootFilesystem: false` if yours write elsewhere.",
+  ),
+  podAnnotations: stringMap({}, "Annotations of the agent pods."),
+  podLabels: stringMap({}, "Extra labels of the agent pods."),
+  nodeSelector: stringMap({}, "Node selector of the agent pods."),
+  tolerations: list([], "Tolerations of the agent pods.", { type: "object" }),
+  affinity: fragment({}, "Affinity of the agent pods."),
+  topologySpreadConstraints: list([], "Topology spread constraints of the agent pods.", { type: "object" }),
+  priorityClassName: str("", "PriorityClass of the agent pods.", { schema: { pattern: `^$|${patterns.dnsSubdomain}` } }),
+  extraEnv: list([], "Extra environment variables of the agent container (visible to jobs).", namedObject),
+  extraVolumes: list([], "Extra volumes of the agent pods.", namedObject),
+  extraVolumeMounts: list([], "Extra volume mounts of the agent container.", {
+    type: "object",
+    required: ["name", "mountPath"],
+  }),
+  proxy: group("Outbound HTTP proxy for every component (the agent honours these variables too).", {
+    httpProxy: str("", "HTTP_PROXY.", { schema: { pattern: `^$|${patterns.url}` } }),
+    httpsProxy: str("", "HTTPS_PROXY.", { schema: { pattern: `^$|${patterns.url}` } }),
+    noProxy: str("", "NO_PROXY: comma-separated hosts that bypass the proxy (add your cluster's API server)."),
+  }),
+  serviceAccount: serviceAccount("the agent pods (used only by their deregister sidecar, to delete the pod)", "`<fullname>`"),
+  rbac: group("RBAC.", {
+    create: bool(true, "Create the Roles and RoleBindings: agents may delete pods; the refresher may get and patch its own Deployment."),
+  }),
+  refresh: group("Scheduled refresh: a CronJob restarts the Deployment so idle agents pick up a new image and agent.", {
+    enabled: bool(true, "Create the refresh CronJob."),
+    schedule: str("0 0 * * 0", "Cron schedule (default: Sundays at midnight).", { schema: { pattern: patterns.cron } }),
+    timeZone: str("", "Time zone of the schedule, e.g. `Europe/Berlin`.", {
+      defaultNote: "the controller manager's",
+      schema: { pattern: patterns.timeZone },
+    }),
+    suspend: bool(false, "Suspend the schedule."),
+    concurrencyPolicy: str("Forbid", "Concurrency policy of the CronJob.", { schema: { enum: ["Allow", "Forbid", "Replace"] } }),
+    successfulJobsHistoryLimit: int(1, "Successful refresh jobs kept.", { schema: { minimum: 0 } }),
+    failedJobsHistoryLimit: int(3, "Failed refresh jobs kept.", { schema: { minimum: 0 } }),
+    startingDeadlineSeconds: int(600, "Deadline for starting a missed run.", { schema: { minimum: 10 } }),
+    resources: fragment(
+      { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+      "Resources of the refresh job.",
+      { schema: resourceSchema },
+    ),
+    serviceAccount: serviceAccount("the refresh job", "`<fullname>-refresh`"),
+  }),
+  tests: group("The `helm test` smoke test.", {
+    enabled: bool(true, "Create the test pod hook."),
+    timeoutSeconds: int(180, "How long the test waits for this release's agents to be registered.", { schema: { minimum: 0 } }),
+  }),
+});

@@ -1,0 +1,139 @@
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import type { IContainer } from "kubernetes-models/v1/Container";
+import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
+import { v } from "../model/values.ts";
+import type { TemplateDocument } from "../template/template-document.ts";
+import type { ChartTemplate } from "./chart-template.ts";
+import { helper, include } from "./helpers.ts";
+import {
+  baseContainer,
+  capabilityEnv,
+  component,
+  containers,
+  contractEnv,
+  emptyDir,
+  fullname,
+  metadata,
+  mount,
+  paths,
+  podSecurity,
+  proxyEnv,
+  serviceAccountTokenVolume,
+  tokenMount,
+  tokenVolume,
+  volumes,
+} from "./pod-parts.ts";
+
+/**
+ * The agent pool: one pod per idle agent, one job per pod. Pod layout and credential isolation:
+ * see generator/contract/image.ts.
+ */
+
+function registerContainer(t: TemplateDocument): IContainer {
+  return {
+    ...baseContainer(t, containers.register, "register"),
+    // The agent scans its environment for capabilities when it registers, so they are set here too.
+    env: [...contractEnv(t, "register"), ...capabilityEnv(t), ...proxyEnv(t)],
+    resources: t.block(v("registrarResources").yaml),
+    volumeMounts: [
+      mount(volumes.agent, paths.agentHome),
+      mount(volumes.work, paths.work),
+      mount(volumes.state, paths.state),
+      tokenMount(),
+      mount(volumes.registrarTmp, paths.tmp),
+    ],
+  };
+}
+
+function deregisterSidecar(t: TemplateDocument): IContainer {
+  return {
+    ...baseContainer(t, containers.deregister, "deregister"),
+    // Native sidecar: started before the job container, stopped only after it has exited.
+    restartPolicy: "Always",
+    env: [...contractEnv(t, "deregister"), ...proxyEnv(t)],
+    resources: t.block(v("registrarResources").yaml),
+    volumeMounts: [
+      mount(volumes.state, paths.state, true),
+      tokenMount(),
+      mount(volumes.serviceAccount, paths.serviceAccount, true),
+      mount(volumes.registrarTmp, paths.tmp),
+    ],
+  };
+}
+
+function agentContainer(t: TemplateDocument): IContainer {
+  return {
+    ...baseContainer(t, containers.agent, "run"),
+    env: [...contractEnv(t, "run"), ...capabilityEnv(t), ...proxyEnv(t), t.spliceItems(v("extraEnv").path)],
+    resources: t.block(v("resources").yaml),
+    volumeMounts: [
+      mount(volumes.agent, paths.agentHome),
+      mount(volumes.work, paths.work),
+      mount(volumes.state, paths.state),
+      mount(volumes.home, paths.home),
+      mount(volumes.tmp, paths.tmp),
+      t.spliceItems(v("extraVolumeMounts").path),
+    ],
+  };
+}
+
+function podSpec(t: TemplateDocument): IPodSpec {
+  return {
+    serviceAccountName: t.str(include(helper.serviceAccountName)),
+    // Only the deregister sidecar gets a token, through its own projected volume.
+    automountServiceAccountToken: false,
+    ...podSecurity(t),
+    terminationGracePeriodSeconds: t.int(v("terminationGracePeriodSeconds").path),
+    ...t.when(v("priorityClassName").path, { priorityClassName: t.str(v("priorityClassName").quoted) }),
+    ...t.when(v("nodeSelector").path, { nodeSelector: t.block(v("nodeSelector").yaml) }),
+    ...t.when(v("tolerations").path, { tolerations: t.block(v("tolerations").yaml) }),
+    ...t.when(v("affinity").path, { affinity: t.block(v("affinity").yaml) }),
+    ...t.when(v("topologySpreadConstraints").path, { topologySpreadConstraints: t.block(v("topologySpreadConstraints").yaml) }),
+    initContainers: [registerContainer(t), deregisterSidecar(t)],
+    containers: [agentContainer(t)],
+    volumes: [
+      emptyDir(volumes.agent),
+      { name: volumes.work, ...t.spliceEntries(v("agent.workVolume").path) },
+      emptyDir(volumes.state),
+      emptyDir(volumes.home),
+      emptyDir(volumes.tmp),
+      emptyDir(volumes.registrarTmp),
+      tokenVolume(t),
+      serviceAccountTokenVolume(),
+      t.spliceItems(v("extraVolumes").path),
+    ],
+  };
+}
+
+export const deploymentTemplate: ChartTemplate = {
+  file: "deployment.yaml",
+  source: "generator/templates/deployment.ts",
+  preamble: `{{- include "${helper.validate}" . }}\n`,
+  documents: (t) => {
+    const selector = { ...t.includeEntries(helper.selectorLabels), "app.kubernetes.io/component": component.agent };
+    const deployment = new Deployment({
+      metadata: metadata(t, fullname(), component.agent),
+      spec: {
+        replicas: t.int(v("replicaCount").path),
+        revisionHistoryLimit: 3,
+        strategy: t.block(v("updateStrategy").yaml),
+        selector: { matchLabels: selector },
+        template: {
+          metadata: {
+            annotations: {
+              "kubectl.kubernetes.io/default-container": containers.agent,
+              // Rolls the pods when the chart-managed PAT changes.
+              ...t.when(`not ${v("azp.existingSecret").path}`, {
+                "checksum/secret": t.str(`include (print $.Template.BasePath "/secret.yaml") . | sha256sum`),
+              }),
+              ...t.spliceEntries(v("podAnnotations").path),
+            },
+            labels: { ...t.includeEntries(helper.labels), "app.kubernetes.io/component": component.agent, ...t.spliceEntries(v("podLabels").path) },
+          },
+          spec: podSpec(t),
+        },
+      },
+    });
+    return [{ guard: null, object: deployment.toJSON() }];
+  },
+};

@@ -1,0 +1,157 @@
+import type { IIoK8sApimachineryPkgApisMetaV1ObjectMeta as ObjectMeta } from "@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta";
+import type { IContainer } from "kubernetes-models/v1/Container";
+import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
+import type { IVolume } from "kubernetes-models/v1/Volume";
+import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
+import { envFor, imageContract, type EnvKey, type ImageCommand } from "../contract/image.ts";
+import { v } from "../model/values.ts";
+import type { TemplateDocument } from "../template/template-document.ts";
+import { helper, include } from "./helpers.ts";
+
+/** Building blocks shared by the Deployment, the CronJob and the test pod. */
+
+const { paths, volumes, containers } = imageContract;
+
+/** `app.kubernetes.io/component` of each part of the release. */
+export const component = { agent: "agent", refresh: "refresh", test: "smoke-test", rbac: "rbac", secret: "credentials" } as const;
+
+export function metadata(t: TemplateDocument, name: string, componentName: string, extra: ObjectMeta = {}): ObjectMeta {
+  return {
+    name: t.str(name),
+    namespace: t.str(include(helper.namespace)),
+    ...extra,
+    labels: { ...t.includeEntries(helper.labels), "app.kubernetes.io/component": componentName, ...extra.labels },
+  };
+}
+
+export const fullname = (): string => include(helper.fullname);
+
+/** Environment variable named by the contract, with a template value. */
+function env(key: EnvKey, value: Omit<IEnvVar, "name">): IEnvVar {
+  return { name: imageContract.env[key].name, ...value };
+}
+
+/**
+ * Values of every contract variable as the chart provides them. A command gets exactly the
+ * variables the contract says it reads (`envFor`), so chart and image cannot drift apart.
+ */
+function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name"> {
+  const fieldRef = (fieldPath: string): Omit<IEnvVar, "name"> => ({ valueFrom: { fieldRef: { fieldPath } } });
+  switch (key) {
+    case "url":
+      return { value: t.str(v("azp.url").quoted) };
+    case "pool":
+      return { value: t.str(v("azp.pool").quoted) };
+    case "tokenFile":
+      return { value: `${paths.secrets}/${imageContract.tokenFileName}` };
+    case "agentName":
+    case "podName":
+      return fieldRef("metadata.name");
+    case "podNamespace":
+      return fieldRef("metadata.namespace");
+    case "work":
+      return { value: paths.work };
+    case "agentSource":
+      return { value: t.str(v("agent.source").quoted) };
+    case "packageUrl":
+      return { value: t.str(v("agent.packageUrl").quoted) };
+    case "connectAttempts":
+      return { value: t.str(`${v("agent.connectAttempts").path} | toString | quote`) };
+    case "retrySeconds":
+      return { value: t.str(`${v("agent.removeRetrySeconds").path} | toString | quote`) };
+    case "deployment":
+      return { value: t.str(fullname()) };
+    case "smokeAgentPrefix":
+      return { value: t.str(`printf "%s-" (${fullname()}) | quote`) };
+    case "smokeMinAgents":
+      return { value: t.str(`${v("replicaCount").path} | toString | quote`) };
+    case "smokeTimeout":
+      return { value: t.str(`${v("tests.timeoutSeconds").path} | toString | quote`) };
+  }
+}
+
+export function contractEnv(t: TemplateDocument, command: ImageCommand): IEnvVar[] {
+  return envFor(command).map((key) => env(key, contractEnvValue(t, key)));
+}
+
+/** HTTP(S)_PROXY / NO_PROXY in both spellings (curl reads lower case, .NET upper case). */
+export function proxyEnv(t: TemplateDocument): IEnvVar[] {
+  const pairs: [string, string][] = [
+    ["proxy.httpProxy", "HTTP_PROXY"],
+    ["proxy.httpsProxy", "HTTPS_PROXY"],
+    ["proxy.noProxy", "NO_PROXY"],
+  ];
+  return pairs.flatMap(([key, name]) =>
+    t.whenItems(v(key).path, [
+      { name, value: t.str(v(key).quoted) },
+      { name: name.toLowerCase(), value: t.str(v(key).quoted) },
+    ]),
+  );
+}
+
+/** User capabilities become agent environment variables, which the agent reports as capabilities. */
+export function capabilityEnv(t: TemplateDocument): IEnvVar[] {
+  return t.eachItems(`$name, $value := ${v("agent.capabilities").path}`, [{ name: t.str("$name"), value: t.str("$value | quote") }]);
+}
+
+/** The parts every container of the chart shares: image, pull policy, hardened security context. */
+export function baseContainer(t: TemplateDocument, name: string, command: ImageCommand): IContainer {
+  return {
+    name,
+    image: t.str(`${include(helper.image)} | quote`),
+    imagePullPolicy: t.str<"Always" | "IfNotPresent" | "Never">(v("image.pullPolicy").quoted),
+    command: [imageContract.commands[command]],
+    securityContext: t.block(v("securityContext").yaml),
+  };
+}
+
+export const mount = (name: string, mountPath: string, readOnly = false): IVolumeMount => ({
+  name,
+  mountPath,
+  ...(readOnly ? { readOnly: true } : {}),
+});
+
+export const emptyDir = (name: string): IVolume => ({ name, emptyDir: {} });
+
+/** The PAT Secret, projected to the contract's file name whatever the user's key is. */
+export function tokenVolume(t: TemplateDocument): IVolume {
+  return {
+    name: volumes.token,
+    secret: {
+      secretName: t.str(include(helper.secretName)),
+      items: [{ key: t.str(include(helper.secretKey)), path: imageContract.tokenFileName }],
+      defaultMode: 0o440,
+    },
+  };
+}
+
+export const tokenMount = (): IVolumeMount => mount(volumes.token, paths.secrets, true);
+
+/**
+ * The ServiceAccount token, mounted explicitly into the one container that needs it: pods set
+ * `automountServiceAccountToken: false`, so the job container never sees a Kubernetes token.
+ * Same shape as the volume the kubelet would inject (token, CA bundle, namespace).
+ */
+export function serviceAccountTokenVolume(): IVolume {
+  return {
+    name: volumes.serviceAccount,
+    projected: {
+      defaultMode: 0o440,
+      sources: [
+        { serviceAccountToken: { path: "token", expirationSeconds: 3607 } },
+        { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
+        { downwardAPI: { items: [{ path: "namespace", fieldRef: { fieldPath: "metadata.namespace" } }] } },
+      ],
+    },
+  };
+}
+
+/** Pod-level settings shared by every pod of the chart. */
+export function podSecurity(t: TemplateDocument): { securityContext: never; imagePullSecrets?: never } {
+  return {
+    securityContext: t.block(v("podSecurityContext").yaml),
+    ...t.when(v("imagePullSecrets").path, { imagePullSecrets: t.block(v("imagePullSecrets").yaml) }),
+  };
+}
+
+export { containers, paths, volumes };

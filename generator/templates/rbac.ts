@@ -1,0 +1,79 @@
+import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
+import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { v } from "../model/values.ts";
+import type { TemplateDocument } from "../template/template-document.ts";
+import type { ChartTemplate } from "./chart-template.ts";
+import { helper, include } from "./helpers.ts";
+import { component, fullname, metadata } from "./pod-parts.ts";
+
+/**
+ * One identity per component, least privilege (issue #2): the agent pods' deregister sidecar may
+ * only delete pods; the refresher may only get and patch its own Deployment. The job container
+ * has no token at all (see the Deployment).
+ */
+
+const refreshName = (): string => include(helper.refreshName);
+const agentGuard = v("rbac.create").path;
+const refreshGuard = `and ${v("rbac.create").path} ${v("refresh.enabled").path}`;
+
+function serviceAccount(t: TemplateDocument, nameHelper: string, annotationsKey: string, componentName: string): object {
+  return new ServiceAccount({
+    metadata: metadata(t, include(nameHelper), componentName, {
+      annotations: { ...t.spliceEntries(v(annotationsKey).path) },
+    }),
+    // Pods mount the token explicitly where it is needed.
+    automountServiceAccountToken: false,
+  }).toJSON();
+}
+
+export const serviceAccountTemplate: ChartTemplate = {
+  file: "serviceaccount.yaml",
+  source: "generator/templates/rbac.ts",
+  documents: (t) => [
+    { guard: v("serviceAccount.create").path, object: serviceAccount(t, helper.serviceAccountName, "serviceAccount.annotations", component.agent) },
+    {
+      guard: `and ${v("refresh.enabled").path} ${v("refresh.serviceAccount.create").path}`,
+      object: serviceAccount(t, helper.refreshServiceAccountName, "refresh.serviceAccount.annotations", component.refresh),
+    },
+  ],
+};
+
+export const roleTemplate: ChartTemplate = {
+  file: "role.yaml",
+  source: "generator/templates/rbac.ts",
+  documents: (t) => [
+    {
+      guard: agentGuard,
+      object: new Role({
+        metadata: metadata(t, fullname(), component.agent),
+        // Pod names are generated, so resourceNames cannot narrow this further.
+        rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["delete"] }],
+      }).toJSON(),
+    },
+    {
+      guard: refreshGuard,
+      object: new Role({
+        metadata: metadata(t, refreshName(), component.refresh),
+        rules: [{ apiGroups: ["apps"], resources: ["deployments"], resourceNames: [t.str(fullname())], verbs: ["get", "patch"] }],
+      }).toJSON(),
+    },
+  ],
+};
+
+function binding(t: TemplateDocument, name: string, componentName: string, subjectHelper: string): object {
+  return new RoleBinding({
+    metadata: metadata(t, name, componentName),
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: t.str(name) },
+    subjects: [{ kind: "ServiceAccount", name: t.str(include(subjectHelper)), namespace: t.str(include(helper.namespace)) }],
+  }).toJSON();
+}
+
+export const roleBindingTemplate: ChartTemplate = {
+  file: "rolebinding.yaml",
+  source: "generator/templates/rbac.ts",
+  documents: (t) => [
+    { guard: agentGuard, object: binding(t, fullname(), component.agent, helper.serviceAccountName) },
+    { guard: refreshGuard, object: binding(t, refreshName(), component.refresh, helper.refreshServiceAccountName) },
+  ],
+};

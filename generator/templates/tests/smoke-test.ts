@@ -1,0 +1,41 @@
+import { Pod } from "kubernetes-models/v1/Pod";
+import { v } from "../../model/values.ts";
+import type { ChartTemplate } from "../chart-template.ts";
+import { baseContainer, component, containers, contractEnv, emptyDir, fullname, metadata, mount, paths, podSecurity, proxyEnv, tokenMount, tokenVolume, volumes } from "../pod-parts.ts";
+
+/**
+ * `helm test`: the image's smoke command checks that Azure DevOps answers, the token is valid,
+ * the pool exists and this release's agents are registered — each failure with its own message.
+ */
+export const smokeTestTemplate: ChartTemplate = {
+  file: "tests/smoke-test.yaml",
+  source: "generator/templates/tests/smoke-test.ts",
+  documents: (t) => [
+    {
+      guard: v("tests.enabled").path,
+      object: new Pod({
+        metadata: metadata(t, `printf "%s-smoke-test" (${fullname()})`, component.test, {
+          annotations: {
+            "helm.sh/hook": "test",
+            // A failed test pod stays for `kubectl logs`; the next run replaces it.
+            "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded",
+          },
+        }),
+        spec: {
+          restartPolicy: "Never",
+          automountServiceAccountToken: false,
+          ...podSecurity(t),
+          containers: [
+            {
+              ...baseContainer(t, containers.smoke, "smoke"),
+              env: [...contractEnv(t, "smoke"), ...proxyEnv(t)],
+              resources: t.block(v("registrarResources").yaml),
+              volumeMounts: [tokenMount(), mount(volumes.tmp, paths.tmp)],
+            },
+          ],
+          volumes: [tokenVolume(t), emptyDir(volumes.tmp)],
+        },
+      }).toJSON(),
+    },
+  ],
+};
