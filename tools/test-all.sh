@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Every test layer, on a fresh machine: installs and starts what each layer needs, then runs
+#   unit + render (generator, chart, schema, lint, sync) → image (real Docker) → e2e (real cluster).
+# Ends with one line "N passed, M failed" summed over all layers.
+set -Eeuo pipefail
+
+REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+cd "${REPO}"
+RESULTS="${REPO}/.cache/test-results"
+
+testall_step() { printf '\n==> %s\n' "$*"; }
+
+# Runs one vitest layer with a JSON report; a failing layer does not stop the later ones.
+testall_layer() {
+  local name="$1"
+  shift
+  testall_step "tests: ${name}"
+  npx --no-install vitest run "$@" --reporter=default --reporter=json --outputFile="${RESULTS}/${name}.json"
+}
+
+testall_summary() {
+  node -e '
+    const fs = require("node:fs");
+    let passed = 0, failed = 0, skipped = 0;
+    for (const f of process.argv.slice(1)) {
+      if (!fs.existsSync(f)) { failed += 1; console.log(`no report: ${f} (layer crashed)`); continue; }
+      const r = JSON.parse(fs.readFileSync(f, "utf8"));
+      passed += r.numPassedTests; failed += r.numFailedTests + (r.success ? 0 : r.numFailedTestSuites);
+      skipped += r.numPendingTests + r.numTodoTests;
+    }
+    console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+    process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
+  ' "$@"
+}
+
+testall_main() {
+  rm -rf "${RESULTS}" && mkdir -p "${RESULTS}"
+  testall_step "host packages, toolchain, Docker engine, registry, base image"
+  bash tools/host-packages.sh
+  bash tools/install-tools.sh
+  bash tools/docker-up.sh all
+
+  testall_step "static checks"
+  local status=0
+  bash tools/lint.sh || status=1
+
+  local -a reports=()
+  testall_layer fast --project unit --project render || status=1
+  reports+=("${RESULTS}/fast.json")
+  testall_layer image --project image || status=1
+  reports+=("${RESULTS}/image.json")
+
+  testall_step "summary"
+  testall_summary "${reports[@]}" || status=1
+  return "${status}"
+}
+
+testall_main "$@"
