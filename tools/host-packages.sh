@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages the host-side tests use (the fake agent runs on the host in the unit layer;
-# shellcheck lints every script). Idempotent.
+# and ShellCheck lints every script). Idempotent.
 set -Eeuo pipefail
 
 hostpkg_main() {
