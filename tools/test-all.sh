@@ -19,6 +19,7 @@ testall_layer() {
 }
 
 testall_summary() {
+  # shellcheck disable=SC2016  # the single-quoted text is JavaScript, with its own ${…}
   node -e '
     const fs = require("node:fs");
     let passed = 0, failed = 0, skipped = 0;
