@@ -12,7 +12,7 @@ import { crossFieldRules } from "../templates/helpers.ts";
 
 const template = Handlebars.compile(readFileSync(new URL("./chart-readme.md.hbs", import.meta.url), "utf8"), {
   strict: true,
-  noEscape: false,
+  noEscape: true,
 });
 
 const cell = (text: string): string => text.replace(/\|/g, "\\|").replace(/\n/g, " ");

@@ -16,7 +16,11 @@ const resourceSchema: JsonSchema = {
     requests: { type: "object", description: "Resource requests.", additionalProperties: quantity },
   },
 };
-const namedObject: JsonSchema = { type: "object", required: ["name"], properties: { name: { type: "string", minLength: 1 } } };
+const namedObject: JsonSchema = {
+  type: "object",
+  required: ["name"],
+  properties: { name: { type: "string", minLength: 1, description: "Name of the item (required)." } },
+};
 const annotationValues = { schema: {} };
 
 const serviceAccount = (what: string, nameDefault: string): GroupSpec =>
@@ -75,7 +79,9 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
       schema: { pattern: `^$|${patterns.url}` },
     }),
     capabilities: stringMap({}, "User capabilities: environment variables of the agent, which it reports as capabilities that pipeline `demands` can match.", {
-      schema: { propertyNames: { pattern: patterns.envName } },
+      // patternProperties, not propertyNames: Helm's validator reports propertyNames errors at a
+      // wrong path (santhosh-tekuri/jsonschema#258, #269).
+      schema: { additionalProperties: false, patternProperties: { [patterns.envName]: { type: "string" } } },
     }),
     workVolume: fragment({ emptyDir: {} }, "Volume source of the agent's work folder (emptyDir by default; an ephemeral volume for large builds)."),
     connectAttempts: int(5, "Attempts to reach Azure DevOps at pod start (exponential backoff) before failing with a clear error.", {

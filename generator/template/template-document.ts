@@ -129,7 +129,9 @@ export class TemplateDocument {
         case "block": {
           if (!body.endsWith(`: ${sentinel}`)) throw new Error(`generator bug: block ${sentinel} not a map value: ${line}`);
           const key = body.slice(0, body.length - sentinel.length - 2);
-          return [`${pad}${key}: {{- ${fragment.expr} | nindent ${indent + 2} }}`];
+          // On a list item's `- ` line the key sits right of the dash(es), not at the line's indent.
+          const keyColumn = indent + (/^(- )*/.exec(key)?.[0].length ?? 0);
+          return [`${pad}${key}: {{- ${fragment.expr} | nindent ${keyColumn + 2} }}`];
         }
         case "splice":
           if (!isEntry && !isItem) throw new Error(`generator bug: splice ${sentinel} misplaced: ${line}`);

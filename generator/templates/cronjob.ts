@@ -33,7 +33,7 @@ export const cronJobTemplate: ChartTemplate = {
                   labels: { ...t.includeEntries(helper.selectorLabels), "app.kubernetes.io/component": component.refresh },
                 },
                 spec: {
-                  serviceAccountName: t.str(include(helper.refreshServiceAccountName)),
+                  serviceAccountName: t.str(`${include(helper.refreshServiceAccountName)} | quote`),
                   // The refresher is the only thing in this pod, and it needs its token.
                   automountServiceAccountToken: true,
                   restartPolicy: "Never",

@@ -79,7 +79,7 @@ function agentContainer(t: TemplateDocument): IContainer {
 
 function podSpec(t: TemplateDocument): IPodSpec {
   return {
-    serviceAccountName: t.str(include(helper.serviceAccountName)),
+    serviceAccountName: t.str(`${include(helper.serviceAccountName)} | quote`),
     // Only the deregister sidecar gets a token, through its own projected volume.
     automountServiceAccountToken: false,
     ...podSecurity(t),

@@ -111,7 +111,7 @@ export function helpersTpl(): string {
     [
       helper.selectorLabels,
       "Immutable selector labels (a subset of the standard labels).",
-      [`app.kubernetes.io/name: {{ include "${helper.name}" . }}`, `app.kubernetes.io/instance: {{ .Release.Name }}`].join("\n"),
+      [`app.kubernetes.io/name: {{ include "${helper.name}" . | quote }}`, `app.kubernetes.io/instance: {{ .Release.Name | quote }}`].join("\n"),
     ],
     [
       helper.labels,
@@ -121,7 +121,7 @@ export function helpersTpl(): string {
         `{{ include "${helper.selectorLabels}" . }}`,
         `app.kubernetes.io/version: {{ default .Chart.AppVersion .Values.image.tag | quote }}`,
         `app.kubernetes.io/managed-by: {{ .Release.Service }}`,
-        `app.kubernetes.io/part-of: {{ include "${helper.name}" . }}`,
+        `app.kubernetes.io/part-of: {{ include "${helper.name}" . | quote }}`,
       ].join("\n"),
     ],
     [

@@ -12,7 +12,7 @@ export const namespaceTemplate: ChartTemplate = {
       guard: v("namespace.create").path,
       object: new Namespace({
         metadata: {
-          name: t.str(include(helper.namespace)),
+          name: t.str(`${include(helper.namespace)} | quote`),
           labels: { ...t.includeEntries(helper.labels), ...t.spliceEntries(v("namespace.labels").path) },
           annotations: {
             // Uninstalling one release must not delete a namespace other releases may share.

@@ -17,8 +17,8 @@ export const component = { agent: "agent", refresh: "refresh", test: "smoke-test
 
 export function metadata(t: TemplateDocument, name: string, componentName: string, extra: ObjectMeta = {}): ObjectMeta {
   return {
-    name: t.str(name),
-    namespace: t.str(include(helper.namespace)),
+    name: t.str(`${name} | quote`),
+    namespace: t.str(`${include(helper.namespace)} | quote`),
     ...extra,
     labels: { ...t.includeEntries(helper.labels), "app.kubernetes.io/component": componentName, ...extra.labels },
   };
@@ -60,7 +60,7 @@ function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name
     case "retrySeconds":
       return { value: t.str(`${v("agent.removeRetrySeconds").path} | toString | quote`) };
     case "deployment":
-      return { value: t.str(fullname()) };
+      return { value: t.str(`${fullname()} | quote`) };
     case "smokeAgentPrefix":
       return { value: t.str(`printf "%s-" (${fullname()}) | quote`) };
     case "smokeMinAgents":
@@ -91,7 +91,7 @@ export function proxyEnv(t: TemplateDocument): IEnvVar[] {
 
 /** User capabilities become agent environment variables, which the agent reports as capabilities. */
 export function capabilityEnv(t: TemplateDocument): IEnvVar[] {
-  return t.eachItems(`$name, $value := ${v("agent.capabilities").path}`, [{ name: t.str("$name"), value: t.str("$value | quote") }]);
+  return t.eachItems(`$name, $value := ${v("agent.capabilities").path}`, [{ name: t.str("$name | quote"), value: t.str("$value | quote") }]);
 }
 
 /** The parts every container of the chart shares: image, pull policy, hardened security context. */
@@ -118,8 +118,8 @@ export function tokenVolume(t: TemplateDocument): IVolume {
   return {
     name: volumes.token,
     secret: {
-      secretName: t.str(include(helper.secretName)),
-      items: [{ key: t.str(include(helper.secretKey)), path: imageContract.tokenFileName }],
+      secretName: t.str(`${include(helper.secretName)} | quote`),
+      items: [{ key: t.str(`${include(helper.secretKey)} | quote`), path: imageContract.tokenFileName }],
       defaultMode: 0o440,
     },
   };

@@ -19,9 +19,7 @@ const refreshGuard = `and ${v("rbac.create").path} ${v("refresh.enabled").path}`
 
 function serviceAccount(t: TemplateDocument, nameHelper: string, annotationsKey: string, componentName: string): object {
   return new ServiceAccount({
-    metadata: metadata(t, include(nameHelper), componentName, {
-      annotations: { ...t.spliceEntries(v(annotationsKey).path) },
-    }),
+    metadata: metadata(t, include(nameHelper), componentName, t.when(v(annotationsKey).path, { annotations: t.block<Record<string, string>>(v(annotationsKey).yaml) })),
     // Pods mount the token explicitly where it is needed.
     automountServiceAccountToken: false,
   }).toJSON();
@@ -55,7 +53,7 @@ export const roleTemplate: ChartTemplate = {
       guard: refreshGuard,
       object: new Role({
         metadata: metadata(t, refreshName(), component.refresh),
-        rules: [{ apiGroups: ["apps"], resources: ["deployments"], resourceNames: [t.str(fullname())], verbs: ["get", "patch"] }],
+        rules: [{ apiGroups: ["apps"], resources: ["deployments"], resourceNames: [t.str(`${fullname()} | quote`)], verbs: ["get", "patch"] }],
       }).toJSON(),
     },
   ],
@@ -64,8 +62,8 @@ export const roleTemplate: ChartTemplate = {
 function binding(t: TemplateDocument, name: string, componentName: string, subjectHelper: string): object {
   return new RoleBinding({
     metadata: metadata(t, name, componentName),
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: t.str(name) },
-    subjects: [{ kind: "ServiceAccount", name: t.str(include(subjectHelper)), namespace: t.str(include(helper.namespace)) }],
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: t.str(`${name} | quote`) },
+    subjects: [{ kind: "ServiceAccount", name: t.str(`${include(subjectHelper)} | quote`), namespace: t.str(`${include(helper.namespace)} | quote`) }],
   }).toJSON();
 }
 

@@ -30,8 +30,8 @@
 
 {{/* Immutable selector labels (a subset of the standard labels). */}}
 {{- define "azp-agent.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "azp-agent.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "azp-agent.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{/* Standard labels of every resource. */}}
@@ -40,7 +40,7 @@ helm.sh/chart: {{ include "azp-agent.chart" . }}
 {{ include "azp-agent.selectorLabels" . }}
 app.kubernetes.io/version: {{ default .Chart.AppVersion .Values.image.tag | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: {{ include "azp-agent.name" . }}
+app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- end }}
 
 {{/* Identity of the agent pods (used only by their deregister sidecar). */}}

@@ -1,0 +1,152 @@
+import { describe, expect, it } from "vitest";
+import { imageContract } from "../../generator/contract/image.ts";
+import { ciScenario } from "../support/chart.ts";
+import { containerNamed, containersOf, podSpecOf, scenarioRendering, type Kind } from "../support/manifests.ts";
+
+/** The defaults scenario: only URL, pool and PAT set, every other value at its default. */
+
+const { containers, volumes, paths, env } = imageContract;
+
+describe("defaults rendering: resources", () => {
+  const rendering = scenarioRendering("defaults");
+
+  it("should render exactly a Secret, 2 ServiceAccounts, 2 Roles, 2 RoleBindings, a Deployment, a CronJob and the test Pod", () => {
+    const counts: Partial<Record<Kind, number>> = {};
+    for (const r of rendering.resources) counts[r.kind] = (counts[r.kind] ?? 0) + 1;
+    expect(counts).toEqual({ Secret: 1, ServiceAccount: 2, Role: 2, RoleBinding: 2, Deployment: 1, CronJob: 1, Pod: 1 });
+  });
+
+  it("should not create a Namespace", () => {
+    expect(rendering.all("Namespace")).toEqual([]);
+  });
+
+  it("should make the Pod a `helm test` hook", () => {
+    expect(rendering.one("Pod").metadata?.annotations?.["helm.sh/hook"]).toBe("test");
+  });
+
+  it("should store the PAT under the contract's token file name, base64-encoded", () => {
+    const secret = rendering.one("Secret");
+    const token = (ciScenario("defaults").values["azp"] as { token: string }).token;
+    expect(secret.data).toEqual({ [imageContract.tokenFileName]: Buffer.from(token).toString("base64") });
+    expect(secret.stringData).toBeUndefined();
+  });
+});
+
+describe("defaults rendering: credential isolation in the Deployment", () => {
+  const rendering = scenarioRendering("defaults");
+  const deployment = rendering.one("Deployment");
+  const spec = podSpecOf(deployment);
+  const agent = containerNamed(spec, containers.agent);
+  const register = containerNamed(spec, containers.register);
+  const deregister = containerNamed(spec, containers.deregister);
+  const credentialVolumes: string[] = [volumes.token, volumes.serviceAccount];
+
+  it("should not automount a ServiceAccount token into the pod", () => {
+    expect(spec.automountServiceAccountToken).toBe(false);
+  });
+
+  it("should run register and deregister as init containers and the agent as the only main container", () => {
+    expect(spec.initContainers?.map((c) => c.name)).toEqual([containers.register, containers.deregister]);
+    expect(spec.containers.map((c) => c.name)).toEqual([containers.agent]);
+  });
+
+  it("should mount neither the PAT Secret nor the ServiceAccount token into the agent container", () => {
+    const mounts = agent.volumeMounts ?? [];
+    expect(mounts.filter((m) => credentialVolumes.includes(m.name))).toEqual([]);
+    expect(mounts.filter((m) => m.mountPath.startsWith(paths.secrets) || m.mountPath.startsWith(paths.serviceAccount))).toEqual([]);
+  });
+
+  it("should give the agent container no env var pointing at a credential", () => {
+    const vars = agent.env ?? [];
+    expect(vars.map((e) => e.name)).not.toContain(env.tokenFile.name);
+    expect(vars.filter((e) => e.valueFrom?.secretKeyRef !== undefined)).toEqual([]);
+    expect(vars.filter((e) => e.value?.startsWith(paths.secrets) || e.value?.startsWith(paths.serviceAccount))).toEqual([]);
+    expect(agent.envFrom).toBeUndefined();
+  });
+
+  it("should not share the registrar's /tmp with the agent container", () => {
+    expect((agent.volumeMounts ?? []).map((m) => m.name)).not.toContain(volumes.registrarTmp);
+  });
+
+  it.each([containers.register, containers.deregister])("should mount the PAT read-only into %s", (name) => {
+    const mount = containerNamed(spec, name).volumeMounts?.find((m) => m.name === volumes.token);
+    expect(mount).toEqual({ name: volumes.token, mountPath: paths.secrets, readOnly: true });
+  });
+
+  it("should mount the ServiceAccount token into the deregister sidecar only", () => {
+    const holders = containersOf(spec)
+      .filter(({ container }) => (container.volumeMounts ?? []).some((m) => m.name === volumes.serviceAccount))
+      .map(({ container }) => container.name);
+    expect(holders).toEqual([containers.deregister]);
+    expect(deregister.volumeMounts?.find((m) => m.name === volumes.serviceAccount)).toEqual({
+      name: volumes.serviceAccount,
+      mountPath: paths.serviceAccount,
+      readOnly: true,
+    });
+  });
+
+  it("should project the ServiceAccount token volume from the pod's own identity", () => {
+    const volume = spec.volumes?.find((v) => v.name === volumes.serviceAccount);
+    expect(volume?.projected?.sources?.some((s) => s.serviceAccountToken !== undefined)).toBe(true);
+  });
+
+  it("should back the PAT volume by the release's Secret, projected to the contract's file name", () => {
+    const volume = spec.volumes?.find((v) => v.name === volumes.token);
+    expect(volume?.secret?.secretName).toBe(rendering.one("Secret").metadata?.name);
+    expect(volume?.secret?.items).toEqual([{ key: imageContract.tokenFileName, path: imageContract.tokenFileName }]);
+  });
+
+  it("should make deregister a native sidecar (restartPolicy: Always) and leave register a plain init container", () => {
+    expect(deregister.restartPolicy).toBe("Always");
+    expect(register.restartPolicy).toBeUndefined();
+  });
+
+  it("should mount the state volume read-only into the sidecar, so a job cannot plant anything it runs", () => {
+    expect(deregister.volumeMounts?.find((m) => m.name === volumes.state)?.readOnly).toBe(true);
+  });
+});
+
+describe("defaults rendering: RBAC", () => {
+  const rendering = scenarioRendering("defaults");
+  const deployment = rendering.one("Deployment");
+  const cronJob = rendering.one("CronJob");
+
+  /** The rules of the Role(s) bound to a ServiceAccount. */
+  function rulesOf(serviceAccount: string | undefined): unknown[] {
+    const bound = rendering
+      .all("RoleBinding")
+      .filter((b) => b.subjects?.some((s) => s.kind === "ServiceAccount" && s.name === serviceAccount))
+      .map((b) => b.roleRef.name);
+    expect(bound, `bindings of ${serviceAccount}`).toHaveLength(1);
+    return rendering
+      .all("Role")
+      .filter((r) => bound.includes(r.metadata?.name ?? ""))
+      .flatMap((r) => r.rules ?? []);
+  }
+
+  it("should let the agent pods' identity only delete pods", () => {
+    expect(rulesOf(podSpecOf(deployment).serviceAccountName)).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["delete"] }]);
+  });
+
+  it("should let the refresher only get and patch its own Deployment", () => {
+    expect(rulesOf(podSpecOf(cronJob).serviceAccountName)).toEqual([
+      { apiGroups: ["apps"], resources: ["deployments"], resourceNames: [deployment.metadata?.name], verbs: ["get", "patch"] },
+    ]);
+  });
+
+  it("should give the agent pods and the refresher different ServiceAccounts, both created by the chart", () => {
+    const agentSa = podSpecOf(deployment).serviceAccountName;
+    const refreshSa = podSpecOf(cronJob).serviceAccountName;
+    expect(agentSa).not.toBe(refreshSa);
+    expect(rendering.all("ServiceAccount").map((sa) => sa.metadata?.name).sort()).toEqual([agentSa, refreshSa].sort());
+  });
+
+  it("should not let the chart's ServiceAccounts automount tokens", () => {
+    for (const sa of rendering.all("ServiceAccount")) expect(sa.automountServiceAccountToken, sa.metadata?.name).toBe(false);
+  });
+
+  it("should point the refresher at the Deployment by name", () => {
+    const refresh = containerNamed(podSpecOf(cronJob), containers.refresh);
+    expect(refresh.env?.find((e) => e.name === env.deployment.name)?.value).toBe(deployment.metadata?.name);
+  });
+});

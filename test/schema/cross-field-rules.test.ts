@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { crossFieldRules, type CrossFieldRule } from "../../generator/templates/helpers.ts";
+import { ciScenario } from "../support/chart.ts";
+import { failMessage, helmTemplate } from "../support/helm.ts";
+import { chartSchemaValidator } from "../support/schema.ts";
+import { mergeValues, modelDefaults, type JsonObject } from "../support/values.ts";
+
+/**
+ * Rules the schema cannot express (generator/templates/helpers.ts `crossFieldRules`): the schema
+ * accepts these inputs, and `helm template` fails with exactly the rule's message.
+ */
+
+const base = ciScenario("defaults");
+const validate = chartSchemaValidator();
+const rules = crossFieldRules();
+
+/** The one rule whose message starts with `prefix` (throws if none or several). */
+function rule(prefix: string): CrossFieldRule {
+  const found = rules.filter((r) => r.message.startsWith(prefix));
+  if (found.length !== 1) throw new Error(`${found.length} cross-field rules start with "${prefix}"`);
+  return found[0] as CrossFieldRule;
+}
+
+const violations: { case: string; values: JsonObject; rule: CrossFieldRule }[] = [
+  { case: "neither token nor existingSecret", values: { azp: { token: "" } }, rule: rule("azp.token or azp.existingSecret is required") },
+  { case: "both token and existingSecret", values: { azp: { existingSecret: "team-pat" } }, rule: rule("azp.token and azp.existingSecret are both set") },
+  { case: "no organization URL", values: { azp: { url: "" } }, rule: rule("azp.url is required") },
+  { case: "serviceAccount.create=false without a name", values: { serviceAccount: { create: false } }, rule: rule("serviceAccount.name is required") },
+  { case: "refresh.serviceAccount.create=false without a name", values: { refresh: { serviceAccount: { create: false } } }, rule: rule("refresh.serviceAccount.name is required") },
+  { case: "a packageUrl with the baked source", values: { agent: { packageUrl: "https://mirror.example.com/agent.tar.gz" } }, rule: rule("agent.packageUrl only applies") },
+  { case: "namespace.create without a name", values: { namespace: { create: true } }, rule: rule("namespace.name is required") },
+];
+
+const validCombinations: { case: string; values: JsonObject }[] = [
+  { case: "existingSecret instead of token", values: { azp: { token: "", existingSecret: "team-pat" } } },
+  { case: "existingSecret with its own key", values: { azp: { token: "", existingSecret: "team-pat", existingSecretKey: "pat" } } },
+  { case: "serviceAccount.create=false with a name", values: { serviceAccount: { create: false, name: "agents" } } },
+  { case: "refresh.serviceAccount.create=false with a name", values: { refresh: { serviceAccount: { create: false, name: "refresher" } } } },
+  { case: "refresh.serviceAccount.create=false with the refresher off", values: { refresh: { enabled: false, serviceAccount: { create: false } } } },
+  { case: "a packageUrl with the download source", values: { agent: { source: "download", packageUrl: "https://mirror.example.com/agent.tar.gz" } } },
+  { case: "namespace.create with a name", values: { namespace: { create: true, name: "agents" } } },
+  { case: "a namespace name without creating it", values: { namespace: { name: "agents" } } },
+];
+
+describe("cross-field rules", () => {
+  it("should have a violating case for every rule", () => {
+    expect(new Set(violations.map((v) => v.rule)).size).toBe(rules.length);
+  });
+
+  it.each(violations)("should accept $case in the schema (only the template can tell)", ({ values }) => {
+    expect(validate(mergeValues(modelDefaults(), base.values, values)), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it.each(violations)("should fail helm template on $case with exactly the rule's message", ({ values, rule: expected }) => {
+    // GIVEN valid defaults with one rule broken  WHEN Helm renders
+    const r = helmTemplate({ valuesFiles: [base.file], values: [values] });
+    // THEN it fails with that rule's message and nothing else
+    expect(r.status, r.output).not.toBe(0);
+    expect(failMessage(r.stderr)).toBe(expected.message);
+  });
+
+  it.each(validCombinations)("should render $case", ({ values }) => {
+    const r = helmTemplate({ valuesFiles: [base.file], values: [values] });
+    expect(r.status, r.output).toBe(0);
+  });
+
+  it.each(rules.map((r) => ({ message: r.message })))("should name a value and its fix in: $message", ({ message }) => {
+    expect(message).toMatch(/^[a-z][A-Za-z.]+ /);
+    expect(message).toMatch(/(set|remove|name|use|pass) /);
+  });
+});

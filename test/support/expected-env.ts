@@ -1,0 +1,34 @@
+import { envFor, imageContract, type ImageCommand } from "../../generator/contract/image.ts";
+import { isJsonObject, type JsonObject } from "./values.ts";
+
+/**
+ * The env var names the chart should set on a container running `command`, for the given
+ * (merged) values — derived from the contract and the values, never typed by hand.
+ */
+
+/** Proxy values → the conventional variable names, set in upper and lower case (curl reads lower, .NET upper). */
+const PROXY_VARIABLES: Record<string, string> = { httpProxy: "HTTP_PROXY", httpsProxy: "HTTPS_PROXY", noProxy: "NO_PROXY" };
+
+/** Commands whose container carries the user's capabilities: the agent reports them when it registers and runs. */
+const CAPABILITY_COMMANDS: readonly ImageCommand[] = ["register", "run"];
+
+export function contractNames(command: ImageCommand): string[] {
+  return envFor(command).map((key) => imageContract.env[key].name);
+}
+
+export function proxyNames(values: JsonObject): string[] {
+  const proxy = isJsonObject(values["proxy"]) ? values["proxy"] : {};
+  return Object.entries(PROXY_VARIABLES)
+    .filter(([key]) => typeof proxy[key] === "string" && proxy[key] !== "")
+    .flatMap(([, name]) => [name, name.toLowerCase()]);
+}
+
+export function expectedEnvNames(command: ImageCommand, values: JsonObject): string[] {
+  const agent = isJsonObject(values["agent"]) ? values["agent"] : {};
+  const capabilities = CAPABILITY_COMMANDS.includes(command) && isJsonObject(agent["capabilities"]) ? Object.keys(agent["capabilities"]) : [];
+  const extraEnv =
+    command === "run" && Array.isArray(values["extraEnv"])
+      ? values["extraEnv"].map((e) => (isJsonObject(e) ? String(e["name"]) : ""))
+      : [];
+  return [...contractNames(command), ...capabilities, ...proxyNames(values), ...extraEnv];
+}

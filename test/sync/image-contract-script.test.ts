@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { imageContract } from "../../generator/contract/image.ts";
+import { release } from "../../generator/contract/release.ts";
+import { repoPath } from "../support/repo.ts";
+import { run } from "../support/tools.ts";
+
+/** agent-image/generated/contract.sh, as bash sees it after `source`, equals the contract object. */
+
+const CONTRACT_SH = repoPath("agent-image", "generated", "contract.sh");
+
+/** Every AZP_* variable contract.sh defines, read from a clean bash that sourced it. */
+function sourcedVariables(): Record<string, string> {
+  const script = 'set -euo pipefail; source "$1"; for n in $(compgen -v AZP_); do printf "%s=%s\\0" "$n" "${!n}"; done';
+  const r = run("env", ["-i", "bash", "--noprofile", "--norc", "-c", script, "bash", CONTRACT_SH]);
+  if (r.status !== 0) throw new Error(`sourcing ${CONTRACT_SH} failed: ${r.output}`);
+  return Object.fromEntries(
+    r.stdout
+      .split("\0")
+      .filter((entry) => entry !== "")
+      .map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+  );
+}
+
+/** The shell naming convention of the contract: camelCase key → UPPER_SNAKE. */
+const snake = (key: string): string => key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+
+describe("agent-image/generated/contract.sh", () => {
+  const c = imageContract;
+  const expected: Record<string, string> = {
+    AZP_CONTRACT_USER: c.user.name,
+    AZP_CONTRACT_UID: String(c.user.uid),
+    AZP_CONTRACT_GID: String(c.user.gid),
+    ...Object.fromEntries(Object.entries(c.paths).map(([k, value]) => [`AZP_PATH_${snake(k)}`, value])),
+    ...Object.fromEntries(Object.entries(c.stateFiles).map(([k, value]) => [`AZP_STATE_FILE_${snake(k)}`, value])),
+    AZP_TOKEN_FILE_DEFAULT: `${c.paths.secrets}/${c.tokenFileName}`,
+    AZP_IMAGE_VERSION: release.imageTag,
+    AZP_BAKED_AGENT_VERSION: release.agentVersion,
+  };
+
+  it("should define exactly the contract's values, as bash reads them", () => {
+    expect(sourcedVariables()).toEqual(expected);
+  });
+
+  it("should not define any env contract variable (those come from the pod, not the image)", () => {
+    const defined = Object.keys(sourcedVariables());
+    for (const { name } of Object.values(c.env)) expect(defined).not.toContain(name);
+  });
+});
