@@ -1,0 +1,274 @@
+# shellcheck shell=bash
+#
+# Shared helpers of the image's commands: the contract, logging, exit codes, settings
+# validation, the PAT file, retries and the lifecycle markers in the `state` volume.
+# Sourced by agent-image/bin/azp-* (and by the image tests); never executed.
+#
+# Naming: functions are prefixed by the file that defines them (log_, setting_, token_,
+# retry_, state_); globals of this file start with COMMON_. Environment variables are read
+# only in the commands, with their literal contract names, so a sync test can compare them.
+
+if [[ -n "${COMMON_SH_LOADED:-}" ]]; then
+  return 0
+fi
+readonly COMMON_SH_LOADED=1
+
+# The library sits next to the contract in the image (<root>/contract.sh, <root>/lib) and in
+# the source tree (<root>/generated/contract.sh, <root>/lib): accept both layouts.
+COMMON_ROOT="$(cd "${BASH_SOURCE[0]%/*}/.." && pwd -P)"
+readonly COMMON_ROOT
+if [[ -f "${COMMON_ROOT}/contract.sh" ]]; then
+  # shellcheck source=../generated/contract.sh
+  source "${COMMON_ROOT}/contract.sh"
+elif [[ -f "${COMMON_ROOT}/generated/contract.sh" ]]; then
+  # shellcheck source=../generated/contract.sh
+  source "${COMMON_ROOT}/generated/contract.sh"
+else
+  printf 'azp: error: contract.sh not found under %s (run npm run generate)\n' "${COMMON_ROOT}" >&2
+  exit 1
+fi
+
+# Exit codes shared by every command (documented in agent-image/README.md). Distinct codes
+# let the chart's users and the tests tell failure classes apart without parsing messages.
+# shellcheck disable=SC2034  # used by the commands that source this file
+{
+  readonly EXIT_FAILURE=1       # unexpected failure
+  readonly EXIT_SETTINGS=2      # a setting is missing or malformed: fix the values, do not retry
+  readonly EXIT_UNREACHABLE=3   # Azure DevOps / Kubernetes API not reachable (after retries)
+  readonly EXIT_AUTH=4          # the PAT was not accepted (invalid, expired, sign-in page, scope)
+  readonly EXIT_REJECTED=5      # the service refused the request (pool missing, bad answer, ...)
+  readonly EXIT_PACKAGE=6       # the agent package could not be found, fetched or verified
+  readonly EXIT_CONFIGURE=7     # the agent's config.sh / run.sh failed or left the PAT behind
+  readonly EXIT_AGENTS=8        # smoke test: too few agents registered before the timeout
+}
+
+# Upper bound of one backoff pause; the first pauses are 1, 2, 4, 8, 16 seconds.
+readonly COMMON_RETRY_MAX_DELAY=30
+
+COMMON_LOG_PREFIX="azp"
+
+# ----------------------------------------------------------------------------- logging
+
+# Sets the prefix of every log line to the command's name.
+log_init() {
+  COMMON_LOG_PREFIX="$1"
+}
+
+log_info() {
+  printf '%s: %s\n' "${COMMON_LOG_PREFIX}" "$*"
+}
+
+log_warn() {
+  printf '%s: warning: %s\n' "${COMMON_LOG_PREFIX}" "$*" >&2
+}
+
+log_error() {
+  printf '%s: error: %s\n' "${COMMON_LOG_PREFIX}" "$*" >&2
+}
+
+# die <exit code> <message...>: the single way a command gives up.
+die() {
+  local code="$1"
+  shift
+  log_error "$*"
+  exit "${code}"
+}
+
+# ERR trap installed by every command's main: names the line of an unexpected failure.
+log_on_err() {
+  local code="$1" line="$2" source="$3"
+  log_error "unexpected failure (exit ${code}) at ${source##*/}:${line}"
+}
+
+# --------------------------------------------------------------------------- settings
+# Each validator takes the variable to assign, the setting's name (for the message) and its
+# value; it assigns the normalised value or dies with EXIT_SETTINGS and a message naming the
+# setting. (Assigning through `printf -v` instead of printing keeps `die` in the main shell:
+# inside `$(...)` it would only leave a subshell.)
+
+# setting_required <out> <name> <value> <what it is>
+setting_required() {
+  local -n _out="$1"
+  local _name="$2" _value="$3" _what="$4"
+  [[ -n "${_value}" ]] || die "${EXIT_SETTINGS}" "${_name} is not set: ${_what}"
+  _out="${_value}"
+}
+
+# setting_url <out> <name> <value>: an http(s) organization URL; trailing slashes are dropped
+# (ado-contract.md §1.1: `${url}/_apis` must not become `//_apis`).
+setting_url() {
+  local -n _out="$1"
+  local _name="$2" _value="$3"
+  [[ -n "${_value}" ]] \
+    || die "${EXIT_SETTINGS}" "${_name} is not set: the Azure DevOps organization URL, e.g. https://dev.azure.com/<organization>"
+  if [[ ! "${_value}" =~ ^https?://[^/[:space:]?#]+(/[^[:space:]?#]*)?$ ]]; then
+    die "${EXIT_SETTINGS}" "${_name} must be an http(s) URL without query or spaces, e.g. https://dev.azure.com/<organization>; got '${_value}'"
+  fi
+  while [[ "${_value}" == */ ]]; do
+    _value="${_value%/}"
+  done
+  _out="${_value}"
+}
+
+# setting_uint <out> <name> <value> <default> <minimum>
+setting_uint() {
+  local -n _out="$1"
+  local _name="$2" _value="$3" _default="$4" _minimum="$5"
+  [[ -n "${_value}" ]] || _value="${_default}"
+  if [[ ! "${_value}" =~ ^[0-9]{1,9}$ ]] || ((10#${_value} < _minimum)); then
+    die "${EXIT_SETTINGS}" "${_name} must be a whole number >= ${_minimum}; got '${_value}'"
+  fi
+  _out="$((10#${_value}))"
+}
+
+# setting_enum <out> <name> <value> <default> <allowed...>
+setting_enum() {
+  local -n _out="$1"
+  local _name="$2" _value="$3" _default="$4"
+  shift 4
+  [[ -n "${_value}" ]] || _value="${_default}"
+  local _allowed
+  for _allowed in "$@"; do
+    if [[ "${_value}" == "${_allowed}" ]]; then
+      _out="${_value}"
+      return 0
+    fi
+  done
+  die "${EXIT_SETTINGS}" "${_name} must be one of: $*; got '${_value}'"
+}
+
+# setting_abs_path <out> <name> <value> <default>
+setting_abs_path() {
+  local -n _out="$1"
+  local _name="$2" _value="$3" _default="$4"
+  [[ -n "${_value}" ]] || _value="${_default}"
+  [[ "${_value}" == /* ]] || die "${EXIT_SETTINGS}" "${_name} must be an absolute path; got '${_value}'"
+  _out="${_value}"
+}
+
+# setting_name <out> <name> <value> <what>: an agent, pool or Kubernetes object name. These
+# end up in URLs and in the agent's files: refuse characters that have no business there
+# rather than escaping them everywhere.
+setting_name() {
+  local -n _out="$1"
+  local _name="$2" _value="$3" _what="$4"
+  [[ -n "${_value}" ]] || die "${EXIT_SETTINGS}" "${_name} is not set: ${_what}"
+  if [[ ! "${_value}" =~ ^[A-Za-z0-9][A-Za-z0-9._\ -]*$ ]] || ((${#_value} > 253)); then
+    die "${EXIT_SETTINGS}" "${_name} may contain only letters, digits, '.', '_', '-' and spaces (at most 253 characters); got '${_value}'"
+  fi
+  _out="${_value}"
+}
+
+# -------------------------------------------------------------------------------- PAT
+
+# The PAT, once token_load has run. Kept in this shell's memory only: it is passed to
+# children through a pipe (curl -K -) or a single child's environment, never on argv,
+# and never written to a file or volume.
+COMMON_TOKEN=""
+
+COMMON_TOKEN_ERROR=""
+
+# token_try_load <name of the setting> <file>: reads the PAT into COMMON_TOKEN; on failure
+# sets COMMON_TOKEN_ERROR and returns 1. Called again before every attempt that may follow a
+# Secret rotation.
+token_try_load() {
+  local name="$1" file="$2" token=""
+  COMMON_TOKEN_ERROR=""
+  if [[ ! -e "${file}" ]]; then
+    COMMON_TOKEN_ERROR="${name}: ${file} does not exist; mount the Secret holding the PAT there (or point ${name} at it)"
+  elif [[ ! -f "${file}" || ! -r "${file}" ]]; then
+    COMMON_TOKEN_ERROR="${name}: ${file} is not a readable file for uid $(id -u); check the Secret volume's defaultMode and the pod's fsGroup"
+  else
+    IFS= read -r -d '' token <"${file}" || true
+    # PATs are base32/base64 text: surrounding whitespace (a newline from `echo`) is noise.
+    token="${token//[[:space:]]/}"
+    [[ -n "${token}" ]] || COMMON_TOKEN_ERROR="${name}: ${file} is empty; put the PAT into the Secret"
+  fi
+  [[ -z "${COMMON_TOKEN_ERROR}" ]] || return 1
+  COMMON_TOKEN="${token}"
+}
+
+# token_load <name of the setting> <file>: token_try_load or die (a settings error).
+token_load() {
+  token_try_load "$1" "$2" || die "${EXIT_SETTINGS}" "${COMMON_TOKEN_ERROR}"
+}
+
+# token_basic_header: the Authorization header line for curl's config syntax (`curl -K -`).
+# The user name is ignored by Azure DevOps (ado-contract.md §1.2).
+token_basic_header() {
+  local encoded
+  encoded="$(printf ':%s' "${COMMON_TOKEN}" | base64 -w0)"
+  printf 'header = "Authorization: Basic %s"\n' "${encoded}"
+}
+
+# ---------------------------------------------------------------------------- retries
+
+# retry_delay <attempt>: seconds to wait after failed attempt N (1-based): 1, 2, 4, ... capped.
+retry_delay() {
+  local attempt="$1" delay=1
+  while ((attempt > 1 && delay < COMMON_RETRY_MAX_DELAY)); do
+    delay=$((delay * 2))
+    attempt=$((attempt - 1))
+  done
+  ((delay > COMMON_RETRY_MAX_DELAY)) && delay="${COMMON_RETRY_MAX_DELAY}"
+  printf '%s\n' "${delay}"
+}
+
+# retry_sleep <seconds>: the full pause, during which traps still run at once (bash runs a
+# trap only between commands; `wait` returns for it, a foreground `sleep` would not).
+retry_sleep() {
+  local pid
+  sleep "$1" &
+  pid=$!
+  while kill -0 "${pid}" 2>/dev/null; do
+    wait "${pid}" || true
+  done
+}
+
+# -------------------------------------------------------------------- lifecycle state
+
+# state_path <file name from the contract>
+state_path() {
+  printf '%s/%s\n' "${AZP_PATH_STATE}" "$1"
+}
+
+# state_require_dir: the `state` volume must be mounted and writable.
+state_require_dir() {
+  [[ -d "${AZP_PATH_STATE}" && -w "${AZP_PATH_STATE}" ]] \
+    || die "${EXIT_SETTINGS}" "${AZP_PATH_STATE} is not a writable directory; mount the 'state' volume there"
+}
+
+# state_write <file name> <content>: atomic (readers never see a half-written file).
+state_write() {
+  local target tmp
+  target="$(state_path "$1")"
+  tmp="${target}.tmp.$$"
+  printf '%s\n' "$2" >"${tmp}"
+  mv -f "${tmp}" "${target}"
+}
+
+# state_copy <source file> <file name>: atomic copy into the state volume.
+state_copy() {
+  local target tmp
+  target="$(state_path "$2")"
+  tmp="${target}.tmp.$$"
+  cp "$1" "${tmp}"
+  mv -f "${tmp}" "${target}"
+}
+
+state_exists() {
+  [[ -e "$(state_path "$1")" ]]
+}
+
+# ----------------------------------------------------------------------------- fields
+
+# jq definition: `[a, b, c] | fields` prints the values on one line separated by US (0x1f).
+# Read them back with `IFS=$'\x1f' read -r a b c`: unlike a tab (IFS whitespace, which bash
+# collapses), US keeps empty fields in place.
+# shellcheck disable=SC2034  # used by the commands that source this file
+readonly COMMON_JQ_FIELDS='def fields: map(if . == null then "" else tostring end | gsub("[\r\n]"; " ")) | join("\u001f");'
+
+# now_rfc3339: UTC timestamp, the format Kubernetes and Azure DevOps use.
+now_rfc3339() {
+  date -u +%Y-%m-%dT%H:%M:%SZ
+}

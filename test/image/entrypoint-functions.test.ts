@@ -1,0 +1,257 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { envFor, imageContract, type ImageCommand } from "../../generator/contract/image.ts";
+import { exec } from "./support/docker.ts";
+import { COMMANDS, IMAGE_DIR, bashWith, commandPath, ensureShellcheck, libPath, q } from "./support/shell.ts";
+import { repoPath } from "../support/repo.ts";
+
+/**
+ * The commands' functions, unit-tested by sourcing the scripts from the source tree (their
+ * `BASH_SOURCE == $0` guard keeps main from running). Real containers: the other image tests.
+ */
+
+const common = [libPath("common")];
+const ado = [libPath("common"), libPath("ado")];
+
+let scratch: string;
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), "azp-unit-"));
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe("the commands, when sourced", () => {
+  it.each(COMMANDS)("should define functions without running main: %s", async (command) => {
+    const r = await bashWith([commandPath(command)], "declare -F | grep -c ' -f ' >/dev/null; echo sourced-ok");
+    expect(r.output).toBe("sourced-ok\n");
+    expect(r.code).toBe(0);
+  });
+
+  // The chart sets exactly the contract's variables on each container (env.*.reads); a command
+  // reading any other AZP_/POD_ name would silently get nothing.
+  it.each(Object.entries(imageContract.commands) as [ImageCommand, string][])("should read exactly the contract's variables: %s", async (key, command) => {
+    const text = readFileSync(commandPath(command as (typeof COMMANDS)[number]), "utf8");
+    const read = new Set([...text.matchAll(/\$\{((?:AZP|POD)_[A-Z0-9_]+):-/g)].map((m) => m[1]));
+    const expected = new Set(envFor(key).map((k) => imageContract.env[k].name));
+    expect([...read].sort()).toEqual([...expected].sort());
+  });
+});
+
+describe("shellcheck", () => {
+  it("should find nothing in agent-image/ and tools/build-image.sh", async () => {
+    const shellcheck = await ensureShellcheck();
+    const files = [...COMMANDS.map((c) => `bin/${c}`), "lib/common.sh", "lib/ado.sh", "lib/kube.sh"];
+    const r = await exec(shellcheck, ["--external-sources", ...files], { cwd: IMAGE_DIR });
+    expect(r.output).toBe("");
+    const tool = await exec(shellcheck, [repoPath("tools", "build-image.sh")]);
+    expect(tool.output).toBe("");
+  });
+});
+
+describe("common.sh settings", () => {
+  it.each([
+    ["https://dev.azure.com/contoso", "https://dev.azure.com/contoso"],
+    ["https://dev.azure.com/contoso///", "https://dev.azure.com/contoso"],
+    ["http://127.0.0.1:8080/fakeorg/", "http://127.0.0.1:8080/fakeorg"],
+  ])("should normalise AZP_URL %s", async (input, expected) => {
+    const r = await bashWith(common, `setting_url out AZP_URL ${q(input)}; printf '%s' "$out"`);
+    expect(r.stdout).toBe(expected);
+  });
+
+  it.each([
+    ["", "AZP_URL is not set"],
+    ["dev.azure.com/contoso", "AZP_URL must be an http(s) URL"],
+    ["https://dev.azure.com/contoso?x=1", "AZP_URL must be an http(s) URL"],
+    ["https://dev azure.com/contoso", "AZP_URL must be an http(s) URL"],
+  ])("should reject AZP_URL '%s' with exit 2 naming the variable", async (input, message) => {
+    const r = await bashWith(common, `log_init test; setting_url out AZP_URL ${q(input)}; echo unreachable`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`test: error: ${message}`);
+    expect(r.stdout).not.toContain("unreachable");
+  });
+
+  it.each([
+    ["", "5"],
+    ["010", "10"],
+    ["1", "1"],
+  ])("should accept AZP_CONNECT_ATTEMPTS '%s' as %s", async (input, expected) => {
+    const r = await bashWith(common, `setting_uint out AZP_CONNECT_ATTEMPTS ${q(input)} 5 1; printf '%s' "$out"`);
+    expect(r.stdout).toBe(expected);
+  });
+
+  it.each(["0", "-1", "many", "1e3", "99999999999"])("should reject AZP_CONNECT_ATTEMPTS '%s'", async (input) => {
+    const r = await bashWith(common, `setting_uint out AZP_CONNECT_ATTEMPTS ${q(input)} 5 1`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("AZP_CONNECT_ATTEMPTS must be a whole number >= 1");
+  });
+
+  it("should list the allowed values of an enum setting", async () => {
+    const r = await bashWith(common, `setting_enum out AZP_AGENT_SOURCE nope baked baked download`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("AZP_AGENT_SOURCE must be one of: baked download; got 'nope'");
+  });
+
+  it.each(["pool/x", "-lead", "a;b", ""])("should reject the name '%s'", async (input) => {
+    const r = await bashWith(common, `setting_name out AZP_POOL ${q(input)} "the pool"`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("AZP_POOL");
+  });
+
+  it("should back off exponentially up to 30 seconds", async () => {
+    const r = await bashWith(common, "for i in 1 2 3 4 5 6 7 20; do retry_delay $i; done");
+    expect(r.stdout.trim().split("\n")).toEqual(["1", "2", "4", "8", "16", "30", "30", "30"]);
+  });
+});
+
+describe("common.sh PAT file", () => {
+  it("should read the PAT without surrounding whitespace and build a Basic header", async () => {
+    const file = join(scratch, "token-ok");
+    writeFileSync(file, "  s3cr3tpat\n");
+    const r = await bashWith(common, `token_load AZP_TOKEN_FILE ${q(file)}; printf '[%s]\\n' "$COMMON_TOKEN"; token_basic_header`);
+    expect(r.stdout).toBe(`[s3cr3tpat]\nheader = "Authorization: Basic ${Buffer.from(":s3cr3tpat").toString("base64")}"\n`);
+  });
+
+  it.each([
+    ["missing", undefined, "does not exist; mount the Secret holding the PAT there"],
+    ["empty", "\n \n", "is empty; put the PAT into the Secret"],
+  ])("should fail with exit 2 when the file is %s", async (name, content, message) => {
+    const file = join(scratch, `token-${name}`);
+    if (content !== undefined) writeFileSync(file, content);
+    const r = await bashWith(common, `log_init azp-test; token_load AZP_TOKEN_FILE ${q(file)}`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`azp-test: error: AZP_TOKEN_FILE: ${file} ${message}`);
+  });
+});
+
+/** What ado_request captures: the body, then curl's --write-out trailer. */
+function answer(status: number, contentType: string, body: string, serviceError = ""): string {
+  return `${body}\n${status}\t${contentType}\t\t${serviceError}`;
+}
+
+const JSON_TYPE = "application/json; charset=utf-8; api-version=7.1";
+const wrapped = (typeKey: string, message: string): string => JSON.stringify({ $id: "1", innerException: null, message, typeName: `X.${typeKey}, X`, typeKey, errorCode: 0, eventId: 3000 });
+const EXPIRED_HEADER = "Access%20Denied%3A%20The%20Personal%20Access%20Token%20used%20has%20expired.";
+
+describe("ado.sh response classification", () => {
+  it.each([
+    ["ok", answer(200, JSON_TYPE, '{"count":0,"value":[]}'), 0, ""],
+    ["ok", answer(204, "", ""), 0, ""],
+    ["unreachable", "\n000\t\tFailed to connect to 127.0.0.1 port 1: Connection refused\t", 3, "cannot reach Azure DevOps at https://dev.azure.com/contoso while testing: Failed to connect"],
+    ["server_error", answer(503, JSON_TYPE, wrapped("ServiceUnavailableException", "down")), 3, "Azure DevOps failed while testing (HTTP 503: down)"],
+    ["token_invalid", answer(401, JSON_TYPE, wrapped("UnauthorizedRequestException", "TF400813: The user '' is not authorized to access this resource.")), 4, "rejected the PAT in AZP_TOKEN_FILE as invalid (HTTP 401 while testing: TF400813"],
+    ["token_expired", answer(401, JSON_TYPE, wrapped("AccessCheckException", "Access Denied: The Personal Access Token used has expired."), EXPIRED_HEADER), 4, "has expired (HTTP 401 while testing; Azure DevOps says: Access Denied: The Personal Access Token used has expired.)"],
+    ["auth_denied", answer(401, JSON_TYPE, "{}", "VS30063%3A%20You%20are%20not%20authorized."), 4, "denied access while testing (HTTP 401; Azure DevOps says: VS30063: You are not authorized.)"],
+    ["signin", answer(203, "text/html; charset=utf-8", "<html><title>Azure DevOps Services | Sign In</title></html>"), 4, "HTML sign-in page (HTTP 203"],
+    ["signin", answer(200, "text/html", "<html>portal</html>"), 4, "is not an Azure DevOps organization URL"],
+    ["signin", answer(302, "", ""), 4, "sign-in page"],
+    ["token_invalid", answer(401, JSON_TYPE, "{}", "%header{x-tfs-serviceerror}"), 4, "as invalid"],
+    ["forbidden", answer(403, JSON_TYPE, wrapped("AccessCheckException", "no")), 4, "needs the Agent Pools (Read & manage) scope"],
+    ["not_found", answer(404, JSON_TYPE, wrapped("TaskAgentNotFoundException", "gone")), 5, "HTTP 404: gone"],
+    ["busy", answer(400, JSON_TYPE, wrapped("TaskAgentBusyException", 'Agent "a" is running a job for pool "p"')), 5, 'still running a job: Agent "a" is running a job'],
+    ["bad_response", answer(200, "text/plain", "hello"), 5, "which is not JSON"],
+    ["client_error", answer(409, JSON_TYPE, wrapped("TaskAgentExistsException", "exists")), 5, "HTTP 409 TaskAgentExistsException: exists"],
+  ])("should classify %s", async (klass, raw, exitCode, message) => {
+    const r = await bashWith(ado, `ado_init https://dev.azure.com/contoso; ado_parse_response "$RAW"; ado_problem testing; printf '%s\\n%s\\n%s\\n' "$ADO_CLASS" "$ADO_EXIT" "$ADO_PROBLEM"`, { RAW: raw });
+    const [gotClass, gotExit, problem] = r.stdout.split("\n");
+    expect({ gotClass, gotExit }).toEqual({ gotClass: klass, gotExit: String(exitCode) });
+    expect(problem).toContain(message);
+  });
+
+  it("should give the three PAT failures three different messages", async () => {
+    const raws = [
+      answer(401, JSON_TYPE, wrapped("UnauthorizedRequestException", "TF400813")),
+      answer(401, JSON_TYPE, "{}", EXPIRED_HEADER),
+      answer(203, "text/html", "<html/>"),
+    ];
+    const problems = await Promise.all(raws.map(async (raw) => (await bashWith(ado, `ado_parse_response "$RAW"; ado_problem x; printf '%s' "$ADO_PROBLEM"`, { RAW: raw })).stdout));
+    expect(new Set(problems.map((p) => p.slice(0, 40))).size).toBe(3);
+  });
+
+  it("should encode pool names as a query component", async () => {
+    const r = await bashWith(ado, `ado_uri_component 'k8s pool/ä&x'`);
+    expect(r.stdout.trim()).toBe("k8s%20pool%2F%C3%A4%26x");
+  });
+
+  it("should retry network errors a bounded number of times, then report them", async () => {
+    const r = await bashWith(ado, `log_init t; COMMON_TOKEN=x; ado_init http://127.0.0.1:1/org; ado_request_retry 3 GET http://127.0.0.1:1/org/_apis/connectionData; printf '%s %s\\n' "$ADO_CLASS" "$ADO_ATTEMPTS"`);
+    expect(r.stdout).toBe("unreachable 3\n");
+    expect(r.stderr.match(/attempt \d\/3 failed/g)).toEqual(["attempt 1/3 failed", "attempt 2/3 failed"]);
+    expect(r.stderr).toContain("retrying in 1s");
+    expect(r.stderr).toContain("retrying in 2s");
+  });
+});
+
+describe("azp-register functions", () => {
+  it("should find the PAT in the agent's files, and only there", async () => {
+    const dir = join(scratch, "agent-home");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, ".agent"), '{"agentId":1}');
+    writeFileSync(join(dir, ".credentials"), '{"scheme":"PAT","data":{"token":"s3cr3tpat"}}');
+    writeFileSync(join(dir, "config.sh"), "#!/bin/bash\n");
+    const r = await bashWith([commandPath("azp-register")], `COMMON_TOKEN=s3cr3tpat; register_find_pat ${q(dir)}`);
+    expect(r.stdout.trim()).toBe(join(dir, ".credentials"));
+  });
+
+  it("should refuse a package whose SHA-256 differs from the published one", async () => {
+    const home = join(scratch, "download-home");
+    mkdirSync(home, { recursive: true });
+    const archive = join(scratch, "pkg.tar.gz");
+    writeFileSync(archive, "not really a tarball");
+    const r = await bashWith([commandPath("azp-register")], `log_init azp-register; register_download file://${archive} ${"ab".repeat(32)} ${q(home)}`);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain(`but Azure DevOps published ${"ab".repeat(32)}: refusing to run it`);
+    expect((await exec("ls", ["-A", home])).stdout).toBe("");
+  });
+
+  it("should map the machine type to the package platform", async () => {
+    const r = await bashWith([commandPath("azp-register")], `register_platform p; printf '%s' "$p"`);
+    expect(["linux-x64", "linux-arm64"]).toContain(r.stdout);
+  });
+});
+
+describe("azp-run console watcher", () => {
+  it("should create the busy marker on 'Running job' and remove it on completion", async () => {
+    const state = mkdtempSync(join(scratch, "state-"));
+    const busy = join(state, imageContract.stateFiles.busy);
+    const script = `AZP_PATH_STATE=${q(state)}
+printf '%s\\n' '2026-11-28 08:00:00Z: Listening for Jobs' '2026-11-28 08:00:01Z: Running job: Build app' | run_watch_console
+cat ${q(busy)}
+printf '%s\\n' '2026-11-28 08:00:09Z: Job Build app completed with result: Succeeded' | run_watch_console
+test -e ${q(busy)} && echo still-busy || echo idle`;
+    const r = await bashWith([commandPath("azp-run")], script);
+    expect(r.stdout).toMatch(/Listening for Jobs\n.*Running job: Build app\n.*Z Build app\n.*completed with result: Succeeded\nidle\n$/);
+  });
+});
+
+describe("azp-deregister snapshot", () => {
+  const registration = (name: string): string => JSON.stringify({ agentId: 7, agentName: name, poolId: 3, poolName: "p", serverUrl: "http://x/org" });
+
+  it("should keep the ids of this pod's agent", async () => {
+    const state = mkdtempSync(join(scratch, "state-"));
+    writeFileSync(join(state, imageContract.stateFiles.registration), registration("pod-a"));
+    const r = await bashWith([commandPath("azp-deregister")], `AZP_PATH_STATE=${q(state)}; log_init d; deregister_snapshot pod-a; echo "$DEREGISTER_POOL_ID/$DEREGISTER_AGENT_ID"`);
+    expect(r.stdout).toContain("3/7\n");
+  });
+
+  it("should refuse a registration that names another agent (a job rewrote the state volume)", async () => {
+    const state = mkdtempSync(join(scratch, "state-"));
+    writeFileSync(join(state, imageContract.stateFiles.registration), registration("someone-else"));
+    const r = await bashWith([commandPath("azp-deregister")], `AZP_PATH_STATE=${q(state)}; log_init d; deregister_snapshot pod-a`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("names agent 'someone-else', not this pod's agent 'pod-a' (POD_NAME): refusing to remove another agent");
+  });
+});
+
+describe("azp-refresh", () => {
+  it("should build the patch kubectl rollout restart sends", async () => {
+    const r = await bashWith([commandPath("azp-refresh")], "refresh_patch_body 2026-11-28T08:00:00Z");
+    expect(JSON.parse(r.stdout)).toEqual({ spec: { template: { metadata: { annotations: { "kubectl.kubernetes.io/restartedAt": "2026-11-28T08:00:00Z" } } } } });
+  });
+
+  it("should refuse to run outside Kubernetes with a clear message", async () => {
+    const r = await exec("bash", [commandPath("azp-refresh")], { env: { PATH: process.env["PATH"] ?? "", AZP_DEPLOYMENT: "d", POD_NAMESPACE: "ns" } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("azp-refresh: error: not running in Kubernetes");
+  });
+});

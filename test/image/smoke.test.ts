@@ -1,0 +1,117 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { imageContract } from "../../generator/contract/image.ts";
+import type { FakeAdo } from "../fake-ado/server.ts";
+import { EXPIRED_PAT, PAT, POOL, UNKNOWN_PAT, setupImageEnv, type ImageTestEnv } from "./support/environment.ts";
+import { newPod } from "./support/fixtures.ts";
+import { runOneShot } from "./support/pod.ts";
+import type { ExecResult } from "./support/docker.ts";
+
+/**
+ * azp-smoke, the chart's `helm test` pod: success when this release's agents are registered,
+ * and one distinct message (and exit code) per way it can fail.
+ */
+
+const { env: names, paths, commands } = imageContract;
+
+let env: ImageTestEnv;
+let prefix: string;
+beforeAll(async () => {
+  env = await setupImageEnv();
+});
+afterAll(async () => {
+  await env?.fake.close();
+});
+beforeEach(() => {
+  env.fake.reset();
+  prefix = `azp-smoke-${randomBytes(2).toString("hex")}-`;
+});
+
+function smoke(options: { token?: string | undefined; env?: Record<string, string | undefined> } = {}): Promise<ExecResult> {
+  const variables: Record<string, string | undefined> = {
+    [names.url.name]: env.fake.url,
+    [names.pool.name]: POOL,
+    [names.tokenFile.name]: `${paths.secrets}/${imageContract.tokenFileName}`,
+    [names.smokeAgentPrefix.name]: prefix,
+    [names.smokeMinAgents.name]: "1",
+    [names.smokeTimeout.name]: "20",
+    [names.connectAttempts.name]: "2",
+    ...options.env,
+  };
+  const defined = Object.fromEntries(Object.entries(variables).filter((e): e is [string, string] => e[1] !== undefined));
+  return runOneShot({ image: env.image, command: commands.smoke, env: defined, ...("token" in options ? { token: options.token } : { token: PAT }) });
+}
+
+async function registerAgents(count: number): Promise<string[]> {
+  const registered: string[] = [];
+  for (let index = 0; index < count; index++) {
+    const pod = newPod(env, { name: `${prefix}${index}` });
+    const r = await pod.register();
+    if (r.exitCode !== 0) throw new Error(`register failed:\n${r.output}`);
+    registered.push(pod.name);
+  }
+  return registered;
+}
+
+describe("azp-smoke when the release works", () => {
+  it("should pass and list the agents when enough are registered", async () => {
+    const agents = await registerAgents(2);
+    const r = await smoke({ env: { [names.smokeMinAgents.name]: "2" } });
+    expect(r.code, r.output).toBe(0);
+    expect(r.stdout).toContain(`ok: ${env.fake.url} is reachable and accepts the PAT`);
+    expect(r.stdout).toContain(`ok: pool '${POOL}' exists`);
+    expect(r.stdout).toContain(`ok: 2 agent(s) named '${prefix}*' registered in pool '${POOL}': ${agents.join(", ")}`);
+    expect(r.stdout).toContain("smoke test passed");
+  });
+
+  it("should wait for agents that register while it polls", async () => {
+    const running = smoke({ env: { [names.smokeTimeout.name]: "60" } });
+    await env.fake.waitFor(() => env.fake.requests().some((r) => r.path.includes("/agents")), { timeoutMs: 30_000, what: "the smoke test's first look at the pool" });
+    await registerAgents(1);
+    const r = await running;
+    expect(r.code, r.output).toBe(0);
+    expect(r.stdout).toContain(`waiting: 0/1 agent(s) named '${prefix}*' registered`);
+  });
+});
+
+interface SmokeFailure {
+  name: string;
+  token?: string | undefined;
+  env?: Record<string, string | undefined>;
+  setup?: (fake: FakeAdo) => void;
+  exitCode: number;
+  message: string;
+}
+
+const failures: SmokeFailure[] = [
+  { name: "an unreachable URL", env: { [names.url.name]: "http://127.0.0.1:9/fakeorg" }, exitCode: 3, message: "cannot reach Azure DevOps at http://127.0.0.1:9/fakeorg" },
+  { name: "an invalid PAT", token: UNKNOWN_PAT, exitCode: 4, message: "rejected the PAT in AZP_TOKEN_FILE as invalid (HTTP 401" },
+  { name: "an expired PAT", token: EXPIRED_PAT, exitCode: 4, message: "has expired (HTTP 401 while checking the connection (GET _apis/connectionData); Azure DevOps says: Access Denied: The Personal Access Token used has expired.)" },
+  { name: "the HTML sign-in page", token: UNKNOWN_PAT, setup: (fake) => fake.auth({ mode: "html203" }), exitCode: 4, message: "HTML sign-in page (HTTP 203" },
+  { name: "a missing pool", env: { [names.pool.name]: "ghost-pool" }, exitCode: 5, message: "agent pool 'ghost-pool' (AZP_POOL) was not found" },
+  { name: "no AZP_URL", env: { [names.url.name]: undefined }, exitCode: 2, message: "AZP_URL is not set" },
+  { name: "no PAT file", token: undefined, exitCode: 2, message: `AZP_TOKEN_FILE: ${paths.secrets}/${imageContract.tokenFileName} does not exist` },
+  { name: "a malformed AZP_SMOKE_MIN_AGENTS", env: { [names.smokeMinAgents.name]: "two" }, exitCode: 2, message: "AZP_SMOKE_MIN_AGENTS must be a whole number >= 0" },
+];
+
+describe("azp-smoke failures", () => {
+  it.each(failures)("should exit $exitCode on $name", async (failure) => {
+    failure.setup?.(env.fake);
+    const r = await smoke({ ...("token" in failure ? { token: failure.token } : {}), env: failure.env ?? {} });
+    expect(r.code, r.output).toBe(failure.exitCode);
+    expect(r.stderr).toContain(`azp-smoke: error: `);
+    expect(r.stderr).toContain(failure.message);
+    expect(r.output).not.toContain("smoke test passed");
+  });
+
+  it("should name the agents it found when there are too few", async () => {
+    const agents = await registerAgents(1);
+    const r = await smoke({ env: { [names.smokeMinAgents.name]: "3", [names.smokeTimeout.name]: "2" } });
+    expect(r.code, r.output).toBe(8);
+    expect(r.stderr).toContain(`pool '${POOL}' has 1 agent(s) named '${prefix}*' after 2s, expected at least 3; found: ${agents.join(", ")}`);
+  });
+
+  it("should give every failure its own message", () => {
+    expect(new Set(failures.map((f) => f.message)).size).toBe(failures.length);
+  });
+});

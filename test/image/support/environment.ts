@@ -1,0 +1,124 @@
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { release } from "../../../generator/contract/release.ts";
+import { startFakeAdo, type FakeAdo, type FakeAdoOptions } from "../../fake-ado/server.ts";
+import { repoPath } from "../../support/repo.ts";
+import { docker, exec } from "./docker.ts";
+
+/**
+ * Shared setup of the image tests: a Docker engine (tools/docker-up.sh), the fake agent package
+ * (test/fake-agent/build-package.sh), the in-process fake Azure DevOps on 127.0.0.1 (reached by
+ * `--network host` containers) and the image built by tools/build-image.sh with that package
+ * baked in. The image is tagged by the hash of everything it is built from, so test files and
+ * repeated runs share one build.
+ */
+
+/** Distinctive PATs: the leak checks search for these strings. */
+export const PAT = `azptestpat${randomBytes(12).toString("hex")}`;
+export const EXPIRED_PAT = `azpexpiredpat${randomBytes(12).toString("hex")}`;
+export const UNKNOWN_PAT = `azpunknownpat${randomBytes(12).toString("hex")}`;
+export const POOL = "k8s-pool";
+export const BASE_IMAGE = process.env["AZP_TEST_BASE_IMAGE"] ?? "local/debian:bookworm";
+/** The fake package carries the contract's agent version, as the real baked one would. */
+export const AGENT_VERSION: string = release.agentVersion;
+export const CACHE_DIR: string = repoPath(".cache", "image-tests");
+
+export interface AgentPackage {
+  readonly file: string;
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
+let dockerReady: Promise<void> | undefined;
+
+/** tools/docker-up.sh all: engine, local registry, base image (idempotent). */
+export function ensureDocker(): Promise<void> {
+  dockerReady ??= (async () => {
+    const r = await exec("bash", [repoPath("tools", "docker-up.sh"), "all"], { timeoutMs: 900_000 });
+    if (r.code !== 0) throw new Error(`tools/docker-up.sh all failed (${r.code}):\n${r.output}`);
+  })();
+  return dockerReady;
+}
+
+function sha256File(file: string): string {
+  return createHash("sha256").update(readFileSync(file)).digest("hex");
+}
+
+/** The fake agent package (optionally padded to a realistic size), cached under .cache/. */
+export async function agentPackage(padMb = 0): Promise<AgentPackage> {
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const script = repoPath("test", "fake-agent", "build-package.sh");
+  const sources = [script, ...listFiles(repoPath("test", "fake-agent", "layout"))];
+  const inputs = createHash("sha256");
+  for (const file of sources) inputs.update(file).update(readFileSync(file));
+  const stamp = inputs.update(`${AGENT_VERSION}/${padMb}`).digest("hex").slice(0, 12);
+  const file = join(CACHE_DIR, `vsts-agent-linux-x64-${AGENT_VERSION}-${stamp}${padMb ? `-pad${padMb}` : ""}.tar.gz`);
+  if (!existsSync(file)) {
+    const args = [script, `${file}.tmp.tar.gz`, "--version", AGENT_VERSION, "--platform", "linux-x64", ...(padMb ? ["--pad-mb", String(padMb)] : [])];
+    const r = await exec("bash", args, { timeoutMs: 300_000 });
+    if (r.code !== 0) throw new Error(`build-package.sh failed (${r.code}):\n${r.output}`);
+    await exec("mv", [`${file}.tmp.tar.gz`, file]);
+  }
+  return { file, sha256: sha256File(file), bytes: statSync(file).size };
+}
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((entry) => (entry.isDirectory() ? listFiles(join(dir, entry.name)) : [join(dir, entry.name)]))
+    .sort();
+}
+
+/** The fake Azure DevOps with this suite's PATs, pool and package. */
+export function startFake(pkg: AgentPackage, options: FakeAdoOptions = {}): Promise<FakeAdo> {
+  return startFakeAdo({
+    host: "127.0.0.1",
+    pats: [PAT],
+    expiredPats: [EXPIRED_PAT],
+    pools: [POOL],
+    packages: [{ version: AGENT_VERSION, platforms: ["linux-x64", "linux-arm64"], file: pkg.file }],
+    messageHoldMs: 500,
+    ...options,
+  });
+}
+
+/** Hash of everything the image is built from (build context, build script, base, package). */
+async function imageInputsHash(pkg: AgentPackage): Promise<string> {
+  const hash = createHash("sha256");
+  const context = repoPath("agent-image");
+  const files = [...listFiles(context).filter((f) => !f.endsWith(".md")), repoPath("tools", "build-image.sh")];
+  for (const file of files) hash.update(file).update(readFileSync(file));
+  const base = await docker(["image", "inspect", "--format", "{{.Id}}", BASE_IMAGE]);
+  hash.update(base.stdout.trim()).update(pkg.sha256);
+  return hash.digest("hex").slice(0, 16);
+}
+
+/** tools/build-image.sh with the fake package baked in; reuses an identical earlier build. */
+export async function buildTestImage(fake: FakeAdo, pkg: AgentPackage, pkgUrl?: string): Promise<string> {
+  const tag = `local/azp-agent-test:${await imageInputsHash(pkg)}`;
+  if ((await docker(["image", "inspect", tag])).code === 0) return tag;
+  const url = pkgUrl ?? `${fake.baseUrl}/_downloads/agent/${AGENT_VERSION}/vsts-agent-linux-x64-${AGENT_VERSION}.tar.gz`;
+  const args = [repoPath("tools", "build-image.sh"), "--tag", tag, "--base-image", BASE_IMAGE, "--agent-package-url", url, "--agent-package-sha256", pkg.sha256];
+  const r = await exec("bash", args, { timeoutMs: 1_200_000 });
+  if (r.code !== 0) throw new Error(`tools/build-image.sh failed (${r.code}):\n${r.output}`);
+  if (r.stdout.trim() !== tag) throw new Error(`tools/build-image.sh printed '${r.stdout.trim()}', expected the tag ${tag}`);
+  return tag;
+}
+
+export interface ImageTestEnv {
+  readonly fake: FakeAdo;
+  readonly image: string;
+  readonly pkg: AgentPackage;
+  readonly poolId: number;
+}
+
+/** Everything a test file needs; call in beforeAll, close `fake` in afterAll. */
+export async function setupImageEnv(options: FakeAdoOptions = {}): Promise<ImageTestEnv> {
+  await ensureDocker();
+  const pkg = await agentPackage();
+  const fake = await startFake(pkg, options);
+  const image = await buildTestImage(fake, pkg);
+  const poolId = fake.state().pools.find((p) => p.name === POOL)?.id;
+  if (poolId === undefined) throw new Error(`the fake has no pool ${POOL}`);
+  return { fake, image, pkg, poolId };
+}

@@ -1,0 +1,126 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { imageContract } from "../../../generator/contract/image.ts";
+import { exec } from "./docker.ts";
+
+/**
+ * Just enough of the Kubernetes API (over TLS, with a ServiceAccount bearer token) for the
+ * image's two Kubernetes calls: the sidecar's DELETE of its own pod and the refresh job's
+ * GET + strategic-merge PATCH of the Deployment. Plus a ServiceAccount directory laid out like
+ * the projected volume (token, ca.crt, namespace) to mount into containers.
+ */
+
+export interface KubeRequest {
+  method: string;
+  path: string;
+  contentType: string | undefined;
+  authorized: boolean;
+  body: string;
+}
+
+export interface FakeKube {
+  readonly port: number;
+  readonly namespace: string;
+  /** Host directory to mount at the contract's serviceAccount path. */
+  readonly serviceAccountDir: string;
+  readonly requests: KubeRequest[];
+  /** Deployments that exist; GET/PATCH of others answer 404. */
+  readonly deployments: Map<string, { annotations: Record<string, string> }>;
+  /** Deployment names whose GET answers 403 (RBAC missing). */
+  readonly forbidden: Set<string>;
+  /** `docker run` arguments that put a container "in" this cluster (host network). */
+  dockerArgs(): string[];
+  close(): Promise<void>;
+}
+
+function status(code: number, reason: string, message: string): string {
+  return JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code });
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let body = "";
+  for await (const chunk of req) body += String(chunk);
+  return body;
+}
+
+export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
+  const dir = mkdtempSync(join(tmpdir(), "azp-fake-kube-"));
+  const key = join(dir, "tls.key");
+  const cert = join(dir, "tls.crt");
+  const generated = await exec("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=kubernetes", "-addext", "subjectAltName=IP:127.0.0.1"]);
+  if (generated.code !== 0) throw new Error(`openssl failed:\n${generated.output}`);
+
+  const token = `kube-sa-${randomBytes(16).toString("hex")}`;
+  const serviceAccountDir = join(dir, "serviceaccount");
+  await exec("mkdir", ["-p", serviceAccountDir]);
+  writeFileSync(join(serviceAccountDir, "token"), token);
+  writeFileSync(join(serviceAccountDir, "namespace"), namespace);
+  writeFileSync(join(serviceAccountDir, "ca.crt"), readFileSync(cert));
+  chmodSync(dir, 0o755);
+  chmodSync(serviceAccountDir, 0o755);
+  for (const file of ["token", "namespace", "ca.crt"]) chmodSync(join(serviceAccountDir, file), 0o444);
+
+  const requests: KubeRequest[] = [];
+  const deployments = new Map<string, { annotations: Record<string, string> }>();
+  const forbidden = new Set<string>();
+
+  const server: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    void (async () => {
+      const body = await readBody(req);
+      const path = (req.url ?? "/").split("?")[0] ?? "/";
+      const authorized = req.headers.authorization === `Bearer ${token}`;
+      requests.push({ method: req.method ?? "", path, contentType: req.headers["content-type"], authorized, body });
+      const send = (code: number, payload: string): void => {
+        res.writeHead(code, { "Content-Type": "application/json" });
+        res.end(payload);
+      };
+      if (!authorized) return send(401, status(401, "Unauthorized", "Unauthorized"));
+      const pod = new RegExp(`^/api/v1/namespaces/${namespace}/pods/([^/]+)$`).exec(path);
+      if (pod && req.method === "DELETE") return send(200, JSON.stringify({ kind: "Pod", apiVersion: "v1", metadata: { name: pod[1], namespace } }));
+      const deployment = new RegExp(`^/apis/apps/v1/namespaces/${namespace}/deployments/([^/]+)$`).exec(path);
+      const name = deployment?.[1];
+      if (name !== undefined && (req.method === "GET" || req.method === "PATCH")) {
+        if (forbidden.has(name)) {
+          return send(403, status(403, "Forbidden", `deployments.apps "${name}" is forbidden: User "system:serviceaccount:${namespace}:azp" cannot ${req.method.toLowerCase()} resource "deployments" in API group "apps" in the namespace "${namespace}"`));
+        }
+        const found = deployments.get(name);
+        if (!found) return send(404, status(404, "NotFound", `deployments.apps "${name}" not found`));
+        if (req.method === "PATCH") {
+          if (req.headers["content-type"] !== "application/strategic-merge-patch+json") return send(415, status(415, "UnsupportedMediaType", "bad content type"));
+          const patch = JSON.parse(body) as { spec?: { template?: { metadata?: { annotations?: Record<string, string> } } } };
+          Object.assign(found.annotations, patch.spec?.template?.metadata?.annotations ?? {});
+        }
+        return send(200, JSON.stringify({ kind: "Deployment", apiVersion: "apps/v1", metadata: { name, namespace }, spec: { template: { metadata: { annotations: found.annotations } } } }));
+      }
+      return send(404, status(404, "NotFound", `${path} not found`));
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    port,
+    namespace,
+    serviceAccountDir,
+    requests,
+    deployments,
+    forbidden,
+    dockerArgs: () => [
+      "--volume",
+      `${serviceAccountDir}:${imageContract.paths.serviceAccount}:ro`,
+      "--env",
+      "KUBERNETES_SERVICE_HOST=127.0.0.1",
+      "--env",
+      `KUBERNETES_SERVICE_PORT=${port}`,
+    ],
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
