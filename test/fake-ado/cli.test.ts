@@ -1,0 +1,94 @@
+// main.ts as container and cluster tests start it: flags or FAKE_ADO_* variables, one readiness
+// line on stdout, clean exit on SIGTERM.
+import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, it } from "vitest";
+import { makeTempDir } from "../fake-agent/harness.ts";
+import { basic } from "./test-client.ts";
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+interface RunningCli {
+  url: string;
+  stop: () => Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>;
+}
+
+/** Starts main.ts in its own node process (`node --import tsx`, one process: signals reach it directly). */
+function startCli(args: string[], env: Record<string, string> = {}): Promise<RunningCli> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "test/fake-ado/main.ts"), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>((resolveExit) =>
+    child.once("close", (code, signal) => resolveExit({ code, signal, stdout })),
+  );
+  return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error(`main.ts did not get ready:\n${stdout}\n${stderr}`)), 15_000);
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
+      const match = /^fake-ado listening on (\S+)\n/.exec(stdout);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolveStart({
+          url: match[1],
+          stop: () => {
+            child.kill("SIGTERM");
+            return exited;
+          },
+        });
+      }
+    });
+    void exited.then(() => reject(new Error(`main.ts exited early:\n${stdout}\n${stderr}`)));
+  });
+}
+
+describe.concurrent("GIVEN the fake-ado CLI (main.ts)", { timeout: 30_000 }, () => {
+  it("should start from flags, print one readiness line with the org URL and exit 0 on SIGTERM", async ({ expect, onTestFinished }) => {
+    // GIVEN
+    const dir = await makeTempDir("fake-ado-cli-");
+    onTestFinished(dir.remove);
+    const tarball = join(dir.path, "agent.tar.gz");
+    await writeFile(tarball, "not really a tarball");
+    // WHEN
+    const cli = await startCli(["--host", "127.0.0.1", "--port", "0", "--org", "myorg", "--pat", "cli-pat", "--pool", "k8s-pool", "--package", tarball, "--agent-version", "4.270.1", "--extra-agent-versions", "4.250.0"]);
+    const pools = await fetch(`${cli.url}/_apis/distributedtask/pools?poolName=k8s-pool`, { headers: { Authorization: basic("", "cli-pat") } });
+    const packages = await fetch(`${cli.url}/_apis/distributedtask/packages/agent?platform=linux-x64`, { headers: { Authorization: basic("", "cli-pat") } });
+    const stopped = await cli.stop();
+    // THEN
+    expect(cli.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/myorg$/);
+    expect(((await pools.json()) as { count: number }).count).toBe(1);
+    const versions = ((await packages.json()) as { value: { version: { major: number; minor: number; patch: number } }[] }).value.map((pkg) => `${pkg.version.major}.${pkg.version.minor}.${pkg.version.patch}`);
+    expect(versions).toEqual(["4.270.1", "4.250.0"]);
+    expect(stopped.code).toBe(0);
+    expect(stopped.stdout.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("should take its configuration from FAKE_ADO_* variables", async ({ expect }) => {
+    // GIVEN / WHEN
+    const cli = await startCli([], {
+      FAKE_ADO_HOST: "127.0.0.1",
+      FAKE_ADO_PORT: "0",
+      FAKE_ADO_PAT: "env-pat",
+      FAKE_ADO_EXPIRED_PATS: "old-pat",
+      FAKE_ADO_POOLS: "pool-a,pool-b",
+      FAKE_ADO_AGENT_CREDENTIALS: "pat",
+      FAKE_ADO_AUTH_FAILURE_MODE: "html203",
+    });
+    const state = (await (await fetch(`${new URL(cli.url).origin}/_fake/state`)).json()) as { pools: { name: string }[]; authMode: string };
+    const expired = await fetch(`${cli.url}/_apis/connectionData`, { headers: { Authorization: basic("", "old-pat"), "X-TFS-FedAuthRedirect": "Suppress" } });
+    const stopped = await cli.stop();
+    // THEN
+    expect(cli.url).toMatch(/\/fakeorg$/);
+    expect(state.pools.map((pool) => pool.name)).toEqual(["pool-a", "pool-b"]);
+    expect(state.authMode).toBe("html203");
+    expect(expired.status).toBe(401);
+    expect(expired.headers.get("x-tfs-serviceerror")).not.toBeNull();
+    expect(stopped.code).toBe(0);
+  });
+});
