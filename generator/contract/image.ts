@@ -54,7 +54,18 @@ export const imageContract = {
     exited: "agent-exited",
     /** Written by the agent container while a job runs (taken from the listener's console). */
     busy: "job-running",
+    /**
+     * Written by the deregister sidecar once its registration snapshot is in memory. Its
+     * startupProbe waits for it, and the kubelet starts the job container only after the
+     * sidecar has started: no job runs before the snapshot is taken.
+     */
+    deregisterReady: "deregister-ready",
   },
+  /**
+   * Image ENV the agent reports as capabilities (it turns environment variables into
+   * capabilities), next to its own `Agent.Version`. Same names as in the generated contract.sh.
+   */
+  capabilityEnv: { imageVersion: "AZP_IMAGE_VERSION", bakedAgentVersion: "AZP_BAKED_AGENT_VERSION" },
   /** Key of the PAT inside the mounted Secret volume (the chart projects the user's key to it). */
   tokenFileName: "token",
   commands: {
@@ -75,6 +86,8 @@ export const imageContract = {
     tmp: "tmp",
     /** /tmp of the register and deregister containers: never shared with the job container. */
     registrarTmp: "registrar-tmp",
+    /** HOME of the register container (the agent's configure step may write there). */
+    registrarHome: "registrar-home",
     serviceAccount: "kube-api-access",
   },
   /**

@@ -1,6 +1,7 @@
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
+import { imageContract } from "../contract/image.ts";
 import { v } from "../model/values.ts";
 import type { TemplateDocument } from "../template/template-document.ts";
 import type { ChartTemplate } from "./chart-template.ts";
@@ -41,6 +42,7 @@ function registerContainer(t: TemplateDocument): IContainer {
       mount(volumes.state, paths.state),
       tokenMount(),
       mount(volumes.registrarTmp, paths.tmp),
+      mount(volumes.registrarHome, paths.home),
     ],
   };
 }
@@ -52,8 +54,15 @@ function deregisterSidecar(t: TemplateDocument): IContainer {
     restartPolicy: "Always",
     env: [...contractEnv(t, "deregister"), ...proxyEnv(t)],
     resources: t.block(v("registrarResources").yaml),
+    // The kubelet starts the job container only once this probe passed: the sidecar has its
+    // registration snapshot before any job can touch the shared state volume.
+    startupProbe: {
+      exec: { command: ["test", "-f", `${paths.state}/${imageContract.stateFiles.deregisterReady}`] },
+      periodSeconds: 1,
+      failureThreshold: 120,
+    },
     volumeMounts: [
-      mount(volumes.state, paths.state, true),
+      mount(volumes.state, paths.state),
       tokenMount(),
       mount(volumes.serviceAccount, paths.serviceAccount, true),
       mount(volumes.registrarTmp, paths.tmp),
@@ -98,6 +107,7 @@ function podSpec(t: TemplateDocument): IPodSpec {
       emptyDir(volumes.home),
       emptyDir(volumes.tmp),
       emptyDir(volumes.registrarTmp),
+      emptyDir(volumes.registrarHome),
       tokenVolume(t),
       serviceAccountTokenVolume(),
       t.spliceItems(v("extraVolumes").path),

@@ -101,8 +101,13 @@ describe("defaults rendering: credential isolation in the Deployment", () => {
     expect(register.restartPolicy).toBeUndefined();
   });
 
-  it("should mount the state volume read-only into the sidecar, so a job cannot plant anything it runs", () => {
-    expect(deregister.volumeMounts?.find((m) => m.name === volumes.state)?.readOnly).toBe(true);
+  it("should not mount the job-writable agent volume into the sidecar, so it never runs code a job could plant", () => {
+    expect(deregister.volumeMounts?.map((m) => m.name)).not.toContain(volumes.agent);
+  });
+
+  it("should hold the job container back until the sidecar has snapshotted the registration", () => {
+    const probe = deregister.startupProbe?.exec?.command ?? [];
+    expect(probe).toEqual(["test", "-f", `${imageContract.paths.state}/${imageContract.stateFiles.deregisterReady}`]);
   });
 });
 

@@ -124,7 +124,7 @@ export class FakePod {
   async startDeregister(): Promise<void> {
     this.started.add("deregister");
     await dockerOk(this.runArgs("deregister", true));
-    await waitUntil(async () => (await this.stateFile("deregister-ready")) !== undefined || !(await this.running("deregister")), "the deregister sidecar's snapshot", 30_000);
+    await waitUntil(async () => (await this.stateFile(imageContract.stateFiles.deregisterReady)) !== undefined || !(await this.running("deregister")), "the deregister sidecar's snapshot", 30_000);
   }
 
   async startAgent(): Promise<void> {
