@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test layer, on a fresh machine: installs and starts what each layer needs, then runs
 #   unit + render (generator, chart, schema, lint, sync) → image (real Docker) → e2e (real cluster).
+# The e2e layer runs against the local single-node cluster of test/cluster/ (up.sh).
 # Ends with one line "N passed, M failed" summed over all layers.
 set -Eeuo pipefail
 
@@ -50,6 +51,15 @@ testall_main() {
   reports+=("${RESULTS}/fast.json")
   testall_layer image --project image || status=1
   reports+=("${RESULTS}/image.json")
+
+  testall_step "local Kubernetes cluster (test/cluster)"
+  if bash test/cluster/up.sh; then
+    KUBECONFIG="${REPO}/.cache/cluster/kubeconfig" testall_layer e2e --project e2e || status=1
+  else
+    echo "error: the local cluster did not come up; the e2e layer did not run" >&2
+    status=1
+  fi
+  reports+=("${RESULTS}/e2e.json")
 
   testall_step "summary"
   testall_summary "${reports[@]}" || status=1
