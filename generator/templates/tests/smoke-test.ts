@@ -17,8 +17,9 @@ export const smokeTestTemplate: ChartTemplate = {
         metadata: metadata(t, `printf "%s-smoke-test" (${fullname()})`, component.test, {
           annotations: {
             "helm.sh/hook": "test",
-            // A failed test pod stays for `kubectl logs`; the next run replaces it.
-            "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded",
+            // The pod stays until the next run replaces it: `helm test --logs` reads it after it
+            // has finished (with hook-succeeded, Helm deletes it first and --logs fails).
+            "helm.sh/hook-delete-policy": "before-hook-creation",
           },
         }),
         spec: {
