@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { imageContract } from "../../../generator/contract/image.ts";
@@ -14,6 +14,9 @@ import { containerLogs, containerState, docker, dockerOk, waitForExit, waitUntil
  */
 
 const { paths, stateFiles, env, commands, user } = imageContract;
+
+/** Where the simulated emptyDirs live on the host (tests run as root, like the kubelet). */
+const POD_VOLUMES_ROOT = join(tmpdir(), "azp-test-pods");
 
 export type PodContainer = "register" | "deregister" | "agent";
 type VolumeKey = "agent" | "work" | "state" | "home" | "tmp";
@@ -53,6 +56,7 @@ export class FakePod {
   private readonly options: PodOptions;
   private readonly secretDir: string | undefined;
   private readonly started = new Set<PodContainer>();
+  private volumesReady: Promise<void> | undefined;
 
   constructor(options: PodOptions) {
     this.options = options;
@@ -71,8 +75,9 @@ export class FakePod {
     return `${this.name}-${container}`;
   }
 
+  /** Host directory bind-mounted as the volume (see ensureVolumes). */
   volumeName(volume: VolumeKey): string {
-    return `${this.name}-${volume}`;
+    return join(POD_VOLUMES_ROOT, this.name, volume);
   }
 
   /** The environment the chart sets on a container (contract `reads`), plus overrides. */
@@ -113,8 +118,24 @@ export class FakePod {
     return args;
   }
 
+  /**
+   * The pod's emptyDirs as the kubelet makes them: empty, owned by root, mode 0777 — not Docker
+   * named volumes, which would copy the image directory and its owner into the volume and hide
+   * bugs that only show in a cluster (e.g. restoring a mode on a directory one does not own).
+   */
+  private ensureVolumes(): Promise<void> {
+    this.volumesReady ??= (async () => {
+      for (const volume of ["agent", "work", "state", "home", "tmp"] as const) {
+        mkdirSync(this.volumeName(volume), { recursive: true });
+        chmodSync(this.volumeName(volume), 0o777);
+      }
+    })();
+    return this.volumesReady;
+  }
+
   /** Runs the register init container to completion. */
   async register(timeoutMs = 120_000): Promise<ExecResult & { exitCode: number }> {
+    await this.ensureVolumes();
     this.started.add("register");
     const r = await docker(this.runArgs("register", false), { timeoutMs });
     return { ...r, exitCode: r.code };
@@ -122,12 +143,14 @@ export class FakePod {
 
   /** Starts the deregister sidecar and waits until its snapshot is taken. */
   async startDeregister(): Promise<void> {
+    await this.ensureVolumes();
     this.started.add("deregister");
     await dockerOk(this.runArgs("deregister", true));
     await waitUntil(async () => (await this.stateFile(imageContract.stateFiles.deregisterReady)) !== undefined || !(await this.running("deregister")), "the deregister sidecar's snapshot", 30_000);
   }
 
   async startAgent(): Promise<void> {
+    await this.ensureVolumes();
     this.started.add("agent");
     await dockerOk(this.runArgs("agent", true));
   }
@@ -196,7 +219,7 @@ export class FakePod {
   async remove(): Promise<void> {
     const containers = (["register", "deregister", "agent"] as const).map((c) => this.containerName(c));
     await docker(["rm", "--force", "--volumes", ...containers]);
-    await docker(["volume", "rm", "--force", ...(["agent", "work", "state", "home", "tmp"] as const).map((v) => this.volumeName(v))]);
+    rmSync(join(POD_VOLUMES_ROOT, this.name), { recursive: true, force: true });
     if (this.secretDir !== undefined) rmSync(this.secretDir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,100 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import yaml from "js-yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { release } from "../../generator/contract/release.ts";
+import { run } from "./support/kube.ts";
+import { repo } from "./support/env.ts";
+import { cleanupNamespace, E2E_PAT, startStack, type Stack } from "./support/stack.ts";
+
+/**
+ * `ct install` over every ci/*-values.yaml of the chart: chart-testing installs each scenario
+ * with --wait, runs `helm test`, and uninstalls. The scenarios describe clusters with an existing
+ * PAT Secret, existing ServiceAccounts, a PriorityClass and labelled nodes, so this test prepares
+ * exactly those; environment-specific values (URL, image) come in through --helm-extra-set-args.
+ */
+
+const NS = "e2e-ct";
+let stack: Stack;
+const chartDir = (): string => join(repo, "chart", release.chartName);
+
+interface ScenarioValues {
+  azp?: { pool?: string; token?: string; existingSecret?: string; existingSecretKey?: string };
+  serviceAccount?: { create?: boolean; name?: string };
+  refresh?: { serviceAccount?: { create?: boolean; name?: string } };
+  priorityClassName?: string;
+  nodeSelector?: Record<string, string>;
+  namespace?: { create?: boolean; name?: string };
+}
+
+function scenarios(): ScenarioValues[] {
+  const dir = join(chartDir(), "ci");
+  return readdirSync(dir)
+    .filter((f) => f.endsWith("-values.yaml"))
+    .map((f) => yaml.load(readFileSync(join(dir, f), "utf8")) as ScenarioValues);
+}
+
+beforeAll(async () => {
+  const all = scenarios();
+  const pools = [...new Set(all.map((s) => s.azp?.pool).filter((p): p is string => p !== undefined))];
+  stack = await startStack(pools.filter((p) => p !== "k8s-pool"));
+  // The PATs written in the ci files are accepted by the fake as valid.
+  stack.fake.auth({ pats: all.map((s) => s.azp?.token).filter((t): t is string => t !== undefined) });
+
+  await cleanupNamespace(stack, NS);
+  await stack.kube.ok(["create", "namespace", NS]);
+  const kube = stack.kube;
+  for (const s of all) {
+    if (s.azp?.existingSecret) {
+      await kube.ok(["-n", NS, "create", "secret", "generic", s.azp.existingSecret, `--from-literal=${s.azp.existingSecretKey ?? "token"}=${E2E_PAT}`]);
+    }
+    for (const sa of [s.serviceAccount, s.refresh?.serviceAccount]) {
+      if (sa?.create === false && sa.name) await kube.ok(["-n", NS, "create", "serviceaccount", sa.name]);
+    }
+    if (s.priorityClassName) {
+      await kube.kubectl(["create", "priorityclass", s.priorityClassName, "--value=1000", "--description=azp-agent e2e"]);
+    }
+    for (const [key, value] of Object.entries(s.nodeSelector ?? {})) {
+      await kube.ok(["label", "node", "--all", "--overwrite", `${key}=${value}`]);
+    }
+  }
+}, 1_800_000);
+
+afterAll(async () => {
+  await cleanupNamespace(stack, NS);
+  for (const s of scenarios()) if (s.namespace?.create && s.namespace.name) await cleanupNamespace(stack, s.namespace.name);
+  await stack?.fake.close();
+});
+
+describe("ct install", () => {
+  it("should install, helm test and uninstall every ci scenario of the chart", async () => {
+    const setArgs = [
+      `--set=azp.url=${stack.adoUrl}`,
+      `--set=image.repository=${stack.imageRepository}`,
+      `--set=image.tag=${stack.imageTag}`,
+      "--set=replicaCount=1",
+      "--set=terminationGracePeriodSeconds=60",
+    ].join(" ");
+    const result = await run(
+      stack.env.ct,
+      [
+        "install",
+        "--config", join(stack.env.repo, "schema", "ct.yaml"),
+        "--charts", chartDir(),
+        "--namespace", NS,
+        "--helm-extra-set-args", setArgs,
+        "--helm-extra-args", "--timeout 300s",
+      ],
+      {
+        env: { KUBECONFIG: stack.env.kubeconfig, PATH: `${join(stack.env.repo, ".cache/cluster/bin")}:${join(stack.env.repo, ".cache/tools/bin")}:${process.env["PATH"] ?? ""}` },
+        timeoutMs: 1_500_000,
+      },
+    );
+    const output = result.stdout + result.stderr;
+    if (result.code !== 0) console.log(output.slice(-20_000));
+    expect(result.code).toBe(0);
+    // One install and one passing helm test per scenario file.
+    const count = scenarios().length;
+    expect(output.match(/Phase:\s+Succeeded/g)?.length ?? 0).toBe(count);
+  });
+});

@@ -1,0 +1,135 @@
+import { spawn } from "node:child_process";
+import type { E2eEnv } from "./env.ts";
+
+/** Thin wrappers over the real kubectl and helm binaries, plus condition waits (no fixed sleeps). */
+
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function run(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 600_000);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+export async function must(cmd: string, args: string[], options?: Parameters<typeof run>[2]): Promise<string> {
+  const result = await run(cmd, args, options);
+  if (result.code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${result.code}\n${result.stderr}${result.stdout}`);
+  return result.stdout;
+}
+
+export class Kube {
+  constructor(readonly env: E2eEnv) {}
+
+  kubectl(args: string[], input?: string): Promise<RunResult> {
+    return run(this.env.kubectl, args, { env: { KUBECONFIG: this.env.kubeconfig }, ...(input === undefined ? {} : { input }) });
+  }
+
+  async ok(args: string[], input?: string): Promise<string> {
+    const r = await this.kubectl(args, input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")} exited ${r.code}\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  }
+
+  async json<T>(args: string[]): Promise<T> {
+    return JSON.parse(await this.ok([...args, "-o", "json"])) as T;
+  }
+
+  helm(args: string[]): Promise<RunResult> {
+    return run(this.env.helm, args, { env: { KUBECONFIG: this.env.kubeconfig } });
+  }
+
+  async helmOk(args: string[]): Promise<string> {
+    const r = await this.helm(args);
+    if (r.code !== 0) throw new Error(`helm ${args.join(" ")} exited ${r.code}\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  }
+
+  async pods(namespace: string, selector: string): Promise<PodInfo[]> {
+    const list = await this.json<{ items: RawPod[] }>(["-n", namespace, "get", "pods", "-l", selector]);
+    return list.items.map(podInfo);
+  }
+
+  /** Pod logs, events and states of a namespace: what a person needs when a scenario fails. */
+  async diagnostics(namespace: string): Promise<string> {
+    const parts: string[] = [];
+    const section = async (title: string, args: string[]): Promise<void> => {
+      const r = await this.kubectl(args);
+      parts.push(`----- ${title}\n${r.stdout}${r.stderr}`);
+    };
+    await section(`pods in ${namespace}`, ["-n", namespace, "get", "pods", "-o", "wide"]);
+    await section(`events in ${namespace}`, ["-n", namespace, "get", "events", "--sort-by=.lastTimestamp"]);
+    const pods = await this.kubectl(["-n", namespace, "get", "pods", "-o", "jsonpath={.items[*].metadata.name}"]);
+    for (const pod of pods.stdout.split(/\s+/).filter(Boolean)) {
+      await section(`logs ${pod}`, ["-n", namespace, "logs", pod, "--all-containers", "--prefix", "--tail=80"]);
+    }
+    return parts.join("\n");
+  }
+}
+
+interface RawPod {
+  metadata: { name: string; creationTimestamp: string; deletionTimestamp?: string; labels?: Record<string, string> };
+  status: {
+    phase: string;
+    containerStatuses?: { name: string; ready: boolean; restartCount: number; state?: Record<string, unknown> }[];
+    initContainerStatuses?: { name: string; ready: boolean; restartCount: number; started?: boolean }[];
+  };
+}
+
+export interface PodInfo {
+  readonly name: string;
+  readonly phase: string;
+  readonly terminating: boolean;
+  readonly created: string;
+  /** Every main container and native sidecar ready. */
+  readonly ready: boolean;
+  readonly restarts: number;
+}
+
+function podInfo(p: RawPod): PodInfo {
+  const main = p.status.containerStatuses ?? [];
+  const init = p.status.initContainerStatuses ?? [];
+  return {
+    name: p.metadata.name,
+    phase: p.status.phase,
+    terminating: p.metadata.deletionTimestamp !== undefined,
+    created: p.metadata.creationTimestamp,
+    ready: main.length > 0 && main.every((c) => c.ready),
+    restarts: [...main, ...init].reduce((n, c) => n + c.restartCount, 0),
+  };
+}
+
+/** Polls `probe` until it returns a value other than undefined; fails with `what` and the last state. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000, intervalMs = 1000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last === undefined ? "" : `: ${String(last)}`}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

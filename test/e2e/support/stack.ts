@@ -1,0 +1,166 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import yaml from "js-yaml";
+import { release } from "../../../generator/contract/release.ts";
+import type { FakeAdo } from "../../fake-ado/server.ts";
+import { agentPackage, buildTestImage, ensureDocker, startFake } from "../../image/support/environment.ts";
+import { dockerOk } from "../../image/support/docker.ts";
+import { e2eEnv, type E2eEnv } from "./env.ts";
+import { Kube, must, waitFor, type PodInfo } from "./kube.ts";
+
+/**
+ * The e2e stack: the fake Azure DevOps on this host (reachable from pods), the agent image and
+ * the chart published to the OCI registry the cluster pulls from, and releases installed from
+ * there with `helm install oci://…` and a team's values file — as users do.
+ */
+
+export const E2E_PAT = `azpe2epat${randomBytes(10).toString("hex")}`;
+export const E2E_POOL = "k8s-pool";
+
+export interface Stack {
+  readonly env: E2eEnv;
+  readonly kube: Kube;
+  readonly fake: FakeAdo;
+  /** Organization URL as pods reach it. */
+  readonly adoUrl: string;
+  readonly imageRepository: string;
+  readonly imageTag: string;
+  /** `oci://<registry>/charts/azp-agent` */
+  readonly chartRef: string;
+  readonly workDir: string;
+}
+
+export async function startStack(extraPools: string[] = []): Promise<Stack> {
+  const env = e2eEnv();
+  const kube = new Kube(env);
+  await ensureDocker();
+  const pkg = await agentPackage();
+  // 0.0.0.0: pods reach it through the address test/cluster (or E2E_HOST_FOR_PODS) names.
+  const fake = await startFake(pkg, { host: "0.0.0.0", pats: [E2E_PAT], pools: [E2E_POOL, ...extraPools], messageHoldMs: 1000 });
+  const workDir = join(env.repo, ".cache", "e2e");
+  mkdirSync(workDir, { recursive: true });
+
+  const built = await buildTestImage(fake, pkg);
+  const imageRepository = `${env.registry}/azp-agent`;
+  const imageTag = built.split(":").pop()!;
+  await dockerOk(["tag", built, `${imageRepository}:${imageTag}`]);
+  await dockerOk(["push", `${imageRepository}:${imageTag}`], { timeoutMs: 600_000 });
+
+  const plain = env.registryPlainHttp ? ["--plain-http"] : [];
+  const chartDir = join(workDir, "chart");
+  mkdirSync(chartDir, { recursive: true });
+  await must(env.helm, ["package", join(env.repo, "chart", release.chartName), "--destination", chartDir]);
+  const tgz = readdirSync(chartDir).find((f) => f === `${release.chartName}-${release.chartVersion}.tgz`);
+  if (tgz === undefined) throw new Error(`helm package did not write ${release.chartName}-${release.chartVersion}.tgz`);
+  await must(env.helm, ["push", join(chartDir, tgz), `oci://${env.registry}/charts`, ...plain]);
+
+  return {
+    env,
+    kube,
+    fake,
+    adoUrl: `http://${env.hostForPods}:${fake.port}/${fake.org}`,
+    imageRepository,
+    imageTag,
+    chartRef: `oci://${env.registry}/charts/${release.chartName}`,
+    workDir,
+  };
+}
+
+/** A team's values: what a platform team would put in its values file, pointed at the fake. */
+export function teamValues(stack: Stack, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const base = {
+    azp: { url: stack.adoUrl, pool: E2E_POOL, token: E2E_PAT },
+    image: { repository: stack.imageRepository, tag: stack.imageTag, pullPolicy: "IfNotPresent" },
+    replicaCount: 3,
+    terminationGracePeriodSeconds: 300,
+    agent: { removeRetrySeconds: 2 },
+    registrarResources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+    tests: { timeoutSeconds: 120 },
+  };
+  return deepMerge(base, overrides);
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] =
+      v !== null && typeof v === "object" && !Array.isArray(v) && prev !== null && typeof prev === "object" && !Array.isArray(prev)
+        ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+export function valuesFile(stack: Stack, name: string, values: Record<string, unknown>): string {
+  const file = join(stack.workDir, `${name}-values.yaml`);
+  writeFileSync(file, yaml.dump(values));
+  return file;
+}
+
+export interface Release {
+  readonly name: string;
+  readonly namespace: string;
+  /** The Deployment's name: `<release>-azp-agent` unless the release name contains the chart name. */
+  readonly fullname: string;
+  /** The pool its agents register in. */
+  readonly pool: string;
+}
+
+export async function install(stack: Stack, name: string, namespace: string, values: Record<string, unknown>, extraArgs: string[] = []): Promise<Release> {
+  const plain = stack.env.registryPlainHttp ? ["--plain-http"] : [];
+  const file = valuesFile(stack, `${namespace}-${name}`, values);
+  await stack.kube.helmOk([
+    "install", name, stack.chartRef, "--version", release.chartVersion, ...plain,
+    "--namespace", namespace, "--create-namespace", "-f", file, "--wait", "--timeout", "5m", ...extraArgs,
+  ]);
+  const fullname = name.includes(release.chartName) ? name : `${name}-${release.chartName}`;
+  const pool = (values["azp"] as { pool?: string } | undefined)?.pool ?? E2E_POOL;
+  return { name, namespace, fullname, pool };
+}
+
+export async function upgrade(stack: Stack, rel: Release, values: Record<string, unknown>): Promise<void> {
+  const plain = stack.env.registryPlainHttp ? ["--plain-http"] : [];
+  const file = valuesFile(stack, `${rel.namespace}-${rel.name}-upgrade`, values);
+  await stack.kube.helmOk(["upgrade", rel.name, stack.chartRef, "--version", release.chartVersion, ...plain, "--namespace", rel.namespace, "-f", file, "--wait", "--timeout", "5m"]);
+}
+
+export async function uninstall(stack: Stack, rel: Release): Promise<void> {
+  await stack.kube.helmOk(["uninstall", rel.name, "--namespace", rel.namespace, "--wait", "--timeout", "5m"]);
+}
+
+export const agentSelector = (rel: Release): string => `app.kubernetes.io/instance=${rel.name},app.kubernetes.io/component=agent`;
+
+/** Agents of the fake's pool whose name is one of this release's pods. */
+export function agentsOf(stack: Stack, rel: Release, pool = rel.pool): { name: string; status: string; id: number }[] {
+  const state = stack.fake.state();
+  const poolId = state.pools.find((p) => p.name === pool)?.id;
+  return state.agents
+    .filter((a) => a.poolId === poolId && a.name.startsWith(`${rel.fullname}-`))
+    .map((a) => ({ name: a.name, status: a.status, id: a.id }));
+}
+
+/**
+ * Steady state: exactly `replicas` running, non-terminating pods, each registered and online
+ * under its pod name, and no other agent of this release in the pool (none stale).
+ */
+export async function waitForSteadyPool(stack: Stack, rel: Release, replicas: number, timeoutMs = 240_000): Promise<PodInfo[]> {
+  return waitFor(
+    `${replicas} online agents of ${rel.namespace}/${rel.name}, none stale`,
+    async () => {
+      const pods = (await stack.kube.pods(rel.namespace, agentSelector(rel))).filter((p) => !p.terminating);
+      if (pods.length !== replicas || !pods.every((p) => p.phase === "Running" && p.ready)) return undefined;
+      const agents = agentsOf(stack, rel);
+      const names = new Set(pods.map((p) => p.name));
+      if (agents.length !== replicas) return undefined;
+      if (!agents.every((a) => names.has(a.name) && a.status === "online")) return undefined;
+      return pods;
+    },
+    timeoutMs,
+  );
+}
+
+export async function cleanupNamespace(stack: Stack, namespace: string): Promise<void> {
+  await stack.kube.kubectl(["delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
+}
