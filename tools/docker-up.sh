@@ -9,8 +9,8 @@ set -Eeuo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${AZP_CACHE_DIR:-${REPO}/.cache}"
-# shellcheck source=tools/versions.sh
-[[ -f "${REPO}/tools/versions.sh" ]] && source "${REPO}/tools/versions.sh"
+# shellcheck source=tools/apt.sh
+source "${REPO}/tools/apt.sh"
 REGISTRY_ADDR="${REGISTRY_ADDR:-127.0.0.1:5000}"
 BASE_IMAGE_TAG="${BASE_IMAGE_TAG:-local/debian:bookworm}"
 # Debian's client matches Debian's daemon (20.10); a newer client elsewhere on PATH also works
@@ -19,22 +19,8 @@ DOCKER="${DOCKER:-$(command -v /usr/bin/docker || command -v docker || true)}"
 
 dockerup_log() { printf 'docker-up: %s\n' "$*" >&2; }
 
-dockerup_apt_install() {
-  local missing=()
-  local pkg
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null | grep -q "install ok installed" || missing+=("${pkg}")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  dockerup_log "apt-get install ${missing[*]}"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
-}
-
 dockerup_engine() {
-  dockerup_apt_install docker.io iptables ca-certificates
+  apt_install docker.io iptables ca-certificates
   DOCKER=/usr/bin/docker
   if "${DOCKER}" info >/dev/null 2>&1; then
     dockerup_log "engine already running"
@@ -56,7 +42,7 @@ dockerup_engine() {
 }
 
 dockerup_registry() {
-  dockerup_apt_install docker-registry
+  apt_install docker-registry
   if curl -fsS "http://${REGISTRY_ADDR}/v2/" >/dev/null 2>&1; then
     dockerup_log "registry already serving on ${REGISTRY_ADDR}"
     return 0
@@ -103,7 +89,7 @@ dockerup_base() {
   local dir="${CACHE}/base"
   local tarball="${dir}/debian-bookworm-minbase.tar"
   if [[ ! -s "${tarball}" ]]; then
-    dockerup_apt_install debootstrap
+    apt_install debootstrap
     rm -rf "${dir}/rootfs" && mkdir -p "${dir}"
     dockerup_log "debootstrap bookworm (minbase) from $(dockerup_mirror)"
     debootstrap --variant=minbase bookworm "${dir}/rootfs" "$(dockerup_mirror)" >"${dir}/debootstrap.log" 2>&1 \

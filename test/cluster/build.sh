@@ -13,23 +13,16 @@ set -Eeuo pipefail
 CL_SCRIPT="cluster-build"
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=tools/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/apt.sh"
 
 CL_KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 CL_BINARIES=("${CL_KUBE_CMDS[@]}" etcd)
 
 build_apt() {
-  local missing=() pkg
-  for pkg in "${CL_APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null | grep -q "install ok installed" || missing+=("${pkg}")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  cl_log "apt-get install ${missing[*]}"
-  # policy-rc.d / no systemd: the etcd and containerd packages do not start their own services
-  # here; up.sh runs its own instances with their own ports, sockets and state.
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+  # No systemd here: the etcd and containerd packages do not start services of their own;
+  # up.sh runs its own instances with their own ports, sockets and state.
+  apt_install "${CL_APT_PACKAGES[@]}"
 }
 
 build_check_gomod() {

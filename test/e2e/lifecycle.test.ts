@@ -46,17 +46,28 @@ async function waitJobFinished(requestId: number, timeoutMs = 240_000): Promise<
   }, { timeoutMs });
 }
 
-/** Time from a job's finish to the first poll of an agent that did not exist before it. */
-function replacementLatencyMs(job: JobView, agentsBefore: Set<string>): number | undefined {
-  const finished = Date.parse(job.finishTime ?? "");
-  const firstPoll = stack.fake
-    .requests()
-    .filter((r) => r.principal.startsWith("agent:") && !agentsBefore.has(r.principal.slice("agent:".length)))
-    .filter((r) => r.method === "GET" && r.path.includes("/messages"))
-    .map((r) => Date.parse(r.time))
-    .filter((t) => t >= finished)
-    .sort((a, b) => a - b)[0];
-  return firstPoll === undefined ? undefined : firstPoll - finished;
+/**
+ * Replacement latency samples: each finished job is matched with the earliest first poll of an
+ * agent that did not exist before the jobs were queued and that is not matched yet — "job
+ * finished → a new agent listening". Measured from the fake's request log, not asserted.
+ */
+function replacementLatenciesMs(jobs: JobView[], agentsBefore: Set<string>): number[] {
+  const firstPoll = new Map<string, number>();
+  for (const r of stack.fake.requests()) {
+    if (!r.principal.startsWith("agent:") || r.method !== "GET" || !r.path.includes("/messages")) continue;
+    const name = r.principal.slice("agent:".length);
+    if (agentsBefore.has(name) || firstPoll.has(name)) continue;
+    firstPoll.set(name, Date.parse(r.time));
+  }
+  const polls = [...firstPoll.values()].sort((a, b) => a - b);
+  const samples: number[] = [];
+  for (const finished of jobs.map((j) => Date.parse(j.finishTime ?? "")).sort((a, b) => a - b)) {
+    const at = polls.findIndex((t) => t >= finished);
+    if (at < 0) continue;
+    samples.push(polls[at]! - finished);
+    polls.splice(at, 1);
+  }
+  return samples;
 }
 
 beforeAll(async () => {
@@ -121,12 +132,11 @@ describe("one job", () => {
     const agentId = stack.fake.state().jobs.find((j) => j.requestId === requestId)?.agentId;
     const deletes = stack.fake.requests().filter((r) => r.method === "DELETE" && r.path.endsWith(`/agents/${agentId}`) && r.status < 300);
     expect(deletes).toHaveLength(1);
-    const latency = replacementLatencyMs(job, beforeNames);
-    if (latency !== undefined) latencies.push(latency);
+    latencies.push(...replacementLatenciesMs([job], beforeNames));
   });
 
   it("should complete every job when more jobs than agents are queued, each on a fresh pod", async () => {
-    await waitForSteadyPool(stack, rel, REPLICAS);
+    const before = new Set((await waitForSteadyPool(stack, rel, REPLICAS)).map((p) => p.name));
     const jobs = 5;
     const ids = stack.fake.enqueueJobs(poolId, { script: "echo ran on $AGENT_NAME; sleep 2", count: jobs });
     const finished = await Promise.all(ids.map((id) => waitJobFinished(id, 420_000)));
@@ -135,6 +145,7 @@ describe("one job", () => {
     const agentNames = finished.map((j) => j.agentName);
     expect(new Set(agentNames).size).toBe(jobs);
     await waitForSteadyPool(stack, rel, REPLICAS);
+    latencies.push(...replacementLatenciesMs(finished, before));
     // None of the agents that ran a job is still registered.
     const registered = new Set(agentsOf(stack, rel).map((a) => a.name));
     expect(agentNames.filter((n) => registered.has(n!))).toEqual([]);

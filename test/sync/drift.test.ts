@@ -1,6 +1,5 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
+import { drift } from "../../generator/chart/generated-files-on-disk.ts";
 import { GENERATED_ROOTS, generate } from "../../generator/generate.ts";
 import { REPO } from "../support/repo.ts";
 
@@ -8,37 +7,16 @@ import { REPO } from "../support/repo.ts";
 
 const FIX = "run `npm run generate` and commit the result";
 
-function filesOnDisk(): string[] {
-  const found: string[] = [];
-  const walk = (dir: string): void => {
-    if (!existsSync(dir)) return;
-    for (const name of readdirSync(dir)) {
-      const full = join(dir, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else found.push(relative(REPO, full));
-    }
-  };
-  for (const root of GENERATED_ROOTS) walk(join(REPO, root));
-  return found.sort();
-}
-
 describe("generated files", () => {
-  const files = generate();
+  const changes = drift(REPO, GENERATED_ROOTS, generate());
 
   it("should all exist on disk with the generated content", () => {
-    const drift = files
-      .entries()
-      .filter(([path, content]) => {
-        const full = join(REPO, path);
-        return !existsSync(full) || readFileSync(full, "utf8") !== content;
-      })
-      .map(([path]) => path);
-    expect(drift, `out of date — ${FIX}`).toEqual([]);
+    const outOfDate = changes.filter((c) => c.kind !== "stale").map((c) => `${c.kind}: ${c.path}`);
+    expect(outOfDate, `out of date — ${FIX}`).toEqual([]);
   });
 
   it("should leave nothing stale under the generated roots", () => {
-    const wanted = new Set(files.paths());
-    const stale = filesOnDisk().filter((p) => !wanted.has(p));
+    const stale = changes.filter((c) => c.kind === "stale").map((c) => c.path);
     expect(stale, `stale generated files — ${FIX}`).toEqual([]);
   });
 });

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Benchmarks: ratios measured in one run on this machine, never assertions (README, brief).
+#   1. agent image start-up: baked agent vs download-at-start, with a ~170 MB package;
+#   2. replacement latency (job finished -> new agent listening), recorded by the e2e suite
+#      in .cache/e2e/replacement-latency.json: run `npm run test:e2e` first.
+set -Eeuo pipefail
+
+REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+cd "${REPO}"
+
+bench_main() {
+  bash tools/docker-up.sh all
+  npx --no-install tsx bench/image-startup.ts "$@"
+  local latency="${REPO}/.cache/e2e/replacement-latency.json"
+  if [[ -f "${latency}" ]]; then
+    echo "replacement latency from the last e2e run (${latency}):"
+    cat "${latency}"
+  else
+    echo "no replacement latency recorded yet: run npm run test:e2e"
+  fi
+}
+
+bench_main "$@"
