@@ -40,7 +40,8 @@ describe("chart README emitter", () => {
   });
 
   it("should list every cross-field rule", () => {
-    for (const rule of crossFieldRules()) expect(readme).toContain(`- ${rule.message}`);
+    // As code spans: placeholders such as `<organization>` must show, not read as HTML tags.
+    for (const rule of crossFieldRules()) expect(readme).toContain(`- \`${rule.message}\``);
   });
 
   it("should contain no leftover Handlebars or HTML-escaped text", () => {
