@@ -6,6 +6,7 @@
 #   npm run build -- --require-image    fail instead of skipping the image
 #   AZP_AGENT_PACKAGE_URL=… AZP_AGENT_PACKAGE_SHA256=… npm run build
 #                                       bake an agent package from a mirror (see agent-image/README.md)
+#   AZP_BASE_IMAGE=…  npm run build     another base image (default: the Dockerfile's Debian stable)
 set -Eeuo pipefail
 
 REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -26,6 +27,7 @@ build_main() {
   "${REPO}/.cache/tools/bin/helm" package chart/azp-agent --destination dist
 
   local -a image_args=()
+  [[ -n "${AZP_BASE_IMAGE:-}" ]] && image_args+=(--base-image "${AZP_BASE_IMAGE}")
   [[ -n "${AZP_AGENT_PACKAGE_URL:-}" ]] && image_args+=(--agent-package-url "${AZP_AGENT_PACKAGE_URL}")
   [[ -n "${AZP_AGENT_PACKAGE_SHA256:-}" ]] && image_args+=(--agent-package-sha256 "${AZP_AGENT_PACKAGE_SHA256}")
   local status=0
