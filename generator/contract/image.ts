@@ -117,6 +117,9 @@ export type ImageContract = typeof imageContract;
 export type ImageCommand = keyof ImageContract["commands"];
 export type EnvKey = keyof ImageContract["env"];
 
+/** Where the PAT file is, in every container that mounts the Secret. */
+export const tokenFilePath = `${imageContract.paths.secrets}/${imageContract.tokenFileName}`;
+
 /** Variables the chart sets for a command, in contract order. */
 export function envFor(command: ImageCommand): EnvKey[] {
   return (Object.keys(imageContract.env) as EnvKey[]).filter((key) =>

@@ -3,7 +3,7 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { envFor, imageContract, type EnvKey, type ImageCommand } from "../contract/image.ts";
+import { envFor, imageContract, tokenFilePath, type EnvKey, type ImageCommand } from "../contract/image.ts";
 import { v } from "../model/values.ts";
 import type { TemplateDocument } from "../template/template-document.ts";
 import { helper, include } from "./helpers.ts";
@@ -43,7 +43,7 @@ function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name
     case "pool":
       return { value: t.str(v("azp.pool").quoted) };
     case "tokenFile":
-      return { value: `${paths.secrets}/${imageContract.tokenFileName}` };
+      return { value: tokenFilePath };
     case "agentName":
     case "podName":
       return fieldRef("metadata.name");

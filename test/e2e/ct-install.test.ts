@@ -3,6 +3,7 @@ import { join } from "node:path";
 import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { release } from "../../generator/contract/release.ts";
+import { v } from "../../generator/model/values.ts";
 import { run } from "./support/kube.ts";
 import { repo } from "./support/env.ts";
 import { cleanupNamespace, E2E_PAT, startStack, type Stack } from "./support/stack.ts";
@@ -46,7 +47,7 @@ beforeAll(async () => {
   const kube = stack.kube;
   for (const s of all) {
     if (s.azp?.existingSecret) {
-      await kube.ok(["-n", NS, "create", "secret", "generic", s.azp.existingSecret, `--from-literal=${s.azp.existingSecretKey ?? "token"}=${E2E_PAT}`]);
+      await kube.ok(["-n", NS, "create", "secret", "generic", s.azp.existingSecret, `--from-literal=${s.azp.existingSecretKey ?? String(v("azp.existingSecretKey").spec.default)}=${E2E_PAT}`]);
     }
     for (const sa of [s.serviceAccount, s.refresh?.serviceAccount]) {
       if (sa?.create === false && sa.name) await kube.ok(["-n", NS, "create", "serviceaccount", sa.name]);

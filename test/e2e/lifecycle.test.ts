@@ -10,6 +10,7 @@ import {
   E2E_PAT,
   E2E_POOL,
   install,
+  refreshCronJob,
   startStack,
   teamValues,
   uninstall,
@@ -161,7 +162,7 @@ describe("refresh", () => {
       return job.state === "received" ? job : undefined;
     }, { timeoutMs: 120_000 });
 
-    await stack.kube.ok(["-n", NS, "create", "job", `--from=cronjob/${rel.fullname}-refresh`, "refresh-now"]);
+    await stack.kube.ok(["-n", NS, "create", "job", `--from=cronjob/${await refreshCronJob(stack, rel)}`, "refresh-now"]);
     await waitFor("the refresh job to succeed", async () => {
       const job = await stack.kube.json<{ status: { succeeded?: number } }>(["-n", NS, "get", "job", "refresh-now"]);
       return (job.status.succeeded ?? 0) >= 1 ? true : undefined;

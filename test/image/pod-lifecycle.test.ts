@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { imageContract } from "../../generator/contract/image.ts";
+import { imageContract, tokenFilePath } from "../../generator/contract/image.ts";
 import { AGENT_VERSION, PAT, setupImageEnv, type ImageTestEnv } from "./support/environment.ts";
 import { agentDeletes, agentsInPool, imageRequests, newPod, requestsInOrder, shape } from "./support/fixtures.ts";
 import { docker } from "./support/docker.ts";
@@ -11,7 +11,6 @@ import { docker } from "./support/docker.ts";
  */
 
 const { stateFiles, paths } = imageContract;
-const TOKEN_PATH = `${paths.secrets}/${imageContract.tokenFileName}`;
 const LISTENING = "Listening for Jobs";
 
 let env: ImageTestEnv;
@@ -108,7 +107,7 @@ function leakHuntScript(pat: string): string {
     "while IFS= read -r f; do found \"$f\"; done < <(grep -rlaF -f <(pattern) --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev / 2>/dev/null)",
     "if env | grep -qaF -f <(pattern); then found 'step environment'; fi",
     `ls -la ${paths.state}`,
-    `for p in ${TOKEN_PATH} ${paths.serviceAccount}/token /run/secrets/kubernetes.io/serviceaccount/token; do`,
+    `for p in ${tokenFilePath} ${paths.serviceAccount}/token /run/secrets/kubernetes.io/serviceaccount/token; do`,
     '  if [ -e "$p" ]; then echo "PRESENT: $p"; else echo "absent: $p"; fi',
     "done",
     'echo "SCAN-DONE hits=${hits}"',
@@ -127,7 +126,7 @@ describe("a job running on the agent", () => {
     expect(output).toContain("SCAN-DONE hits=0");
     expect(output).not.toContain("LEAK:");
     expect(output).toMatch(/process files readable: [1-9]/);
-    expect(output).toContain(`absent: ${TOKEN_PATH}`);
+    expect(output).toContain(`absent: ${tokenFilePath}`);
     expect(output).toContain(`absent: ${paths.serviceAccount}/token`);
     expect(output).not.toContain(PAT);
 

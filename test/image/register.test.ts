@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { imageContract } from "../../generator/contract/image.ts";
+import { imageContract, tokenFilePath } from "../../generator/contract/image.ts";
 import type { FakeAdo } from "../fake-ado/server.ts";
 import { EXPIRED_PAT, PAT, POOL, UNKNOWN_PAT, setupImageEnv, startFake, type ImageTestEnv } from "./support/environment.ts";
 import { docker } from "./support/docker.ts";
@@ -79,7 +79,7 @@ const failures: FailureCase[] = [
     name: "no PAT file",
     token: undefined,
     exitCode: 2,
-    messages: [`AZP_TOKEN_FILE: ${paths.secrets}/${imageContract.tokenFileName} does not exist; mount the Secret holding the PAT there`],
+    messages: [`AZP_TOKEN_FILE: ${tokenFilePath} does not exist; mount the Secret holding the PAT there`],
     maxRequests: 0,
   },
   { name: "an unknown AZP_AGENT_SOURCE", env: { [names.agentSource.name]: "nightly" }, exitCode: 2, messages: ["AZP_AGENT_SOURCE must be one of: baked download"], maxRequests: 0 },

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { imageContract } from "../../generator/contract/image.ts";
+import { imageContract, tokenFilePath } from "../../generator/contract/image.ts";
 import type { FakeAdo } from "../fake-ado/server.ts";
 import { EXPIRED_PAT, PAT, POOL, UNKNOWN_PAT, setupImageEnv, type ImageTestEnv } from "./support/environment.ts";
 import { newPod } from "./support/fixtures.ts";
@@ -12,7 +12,7 @@ import type { ExecResult } from "./support/docker.ts";
  * and one distinct message (and exit code) per way it can fail.
  */
 
-const { env: names, paths, commands } = imageContract;
+const { env: names, commands } = imageContract;
 
 let env: ImageTestEnv;
 let prefix: string;
@@ -31,7 +31,7 @@ function smoke(options: { token?: string | undefined; env?: Record<string, strin
   const variables: Record<string, string | undefined> = {
     [names.url.name]: env.fake.url,
     [names.pool.name]: POOL,
-    [names.tokenFile.name]: `${paths.secrets}/${imageContract.tokenFileName}`,
+    [names.tokenFile.name]: tokenFilePath,
     [names.smokeAgentPrefix.name]: prefix,
     [names.smokeMinAgents.name]: "1",
     [names.smokeTimeout.name]: "20",
@@ -90,7 +90,7 @@ const failures: SmokeFailure[] = [
   { name: "the HTML sign-in page", token: UNKNOWN_PAT, setup: (fake) => fake.auth({ mode: "html203" }), exitCode: 4, message: "HTML sign-in page (HTTP 203" },
   { name: "a missing pool", env: { [names.pool.name]: "ghost-pool" }, exitCode: 5, message: "agent pool 'ghost-pool' (AZP_POOL) was not found" },
   { name: "no AZP_URL", env: { [names.url.name]: undefined }, exitCode: 2, message: "AZP_URL is not set" },
-  { name: "no PAT file", token: undefined, exitCode: 2, message: `AZP_TOKEN_FILE: ${paths.secrets}/${imageContract.tokenFileName} does not exist` },
+  { name: "no PAT file", token: undefined, exitCode: 2, message: `AZP_TOKEN_FILE: ${tokenFilePath} does not exist` },
   { name: "a malformed AZP_SMOKE_MIN_AGENTS", env: { [names.smokeMinAgents.name]: "two" }, exitCode: 2, message: "AZP_SMOKE_MIN_AGENTS must be a whole number >= 0" },
 ];
 

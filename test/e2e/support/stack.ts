@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import yaml from "js-yaml";
 import { release } from "../../../generator/contract/release.ts";
+import { component } from "../../../generator/templates/pod-parts.ts";
 import type { FakeAdo } from "../../fake-ado/server.ts";
 import { agentPackage, buildTestImage, ensureDocker, startFake } from "../../image/support/environment.ts";
 import { dockerOk } from "../../image/support/docker.ts";
@@ -102,7 +103,7 @@ export function valuesFile(stack: Stack, name: string, values: Record<string, un
 export interface Release {
   readonly name: string;
   readonly namespace: string;
-  /** The Deployment's name: `<release>-azp-agent` unless the release name contains the chart name. */
+  /** The chart's resource name prefix (the Deployment's name), read from the cluster. */
   readonly fullname: string;
   /** The pool its agents register in. */
   readonly pool: string;
@@ -115,7 +116,8 @@ export async function install(stack: Stack, name: string, namespace: string, val
     "install", name, stack.chartRef, "--version", release.chartVersion, ...plain,
     "--namespace", namespace, "--create-namespace", "-f", file, "--wait", "--timeout", "5m", ...extraArgs,
   ]);
-  const fullname = name.includes(release.chartName) ? name : `${name}-${release.chartName}`;
+  // The chart decides its names (_helpers.tpl); read them back instead of re-deriving them.
+  const fullname = await stack.kube.ok(["-n", namespace, "get", "deployment", "-l", `app.kubernetes.io/instance=${name},app.kubernetes.io/component=${component.agent}`, "-o", "jsonpath={.items[0].metadata.name}"]);
   const pool = (values["azp"] as { pool?: string } | undefined)?.pool ?? E2E_POOL;
   return { name, namespace, fullname, pool };
 }
@@ -130,7 +132,13 @@ export async function uninstall(stack: Stack, rel: Release): Promise<void> {
   await stack.kube.helmOk(["uninstall", rel.name, "--namespace", rel.namespace, "--wait", "--timeout", "5m"]);
 }
 
-export const agentSelector = (rel: Release): string => `app.kubernetes.io/instance=${rel.name},app.kubernetes.io/component=agent`;
+export const agentSelector = (rel: Release): string => `app.kubernetes.io/instance=${rel.name},app.kubernetes.io/component=${component.agent}`;
+
+/** The refresh CronJob of a release, found by its labels. */
+export async function refreshCronJob(stack: Stack, rel: Release): Promise<string> {
+  const selector = `app.kubernetes.io/instance=${rel.name},app.kubernetes.io/component=${component.refresh}`;
+  return stack.kube.ok(["-n", rel.namespace, "get", "cronjob", "-l", selector, "-o", "jsonpath={.items[0].metadata.name}"]);
+}
 
 /** Agents of the fake's pool whose name is one of this release's pods. */
 export function agentsOf(stack: Stack, rel: Release, pool = rel.pool): { name: string; status: string; id: number }[] {

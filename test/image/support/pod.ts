@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { imageContract } from "../../../generator/contract/image.ts";
+import { imageContract, tokenFilePath } from "../../../generator/contract/image.ts";
 import { containerLogs, containerState, docker, dockerOk, waitForExit, waitUntil, type ExecResult } from "./docker.ts";
 
 /**
@@ -87,7 +87,7 @@ export class FakePod {
         ? {
             [env.url.name]: this.options.url,
             [env.pool.name]: this.options.pool,
-            [env.tokenFile.name]: `${paths.secrets}/${imageContract.tokenFileName}`,
+            [env.tokenFile.name]: tokenFilePath,
             [env.agentName.name]: this.name,
             [env.work.name]: paths.work,
             [env.agentSource.name]: "baked",
@@ -96,7 +96,7 @@ export class FakePod {
         : container === "deregister"
           ? {
               [env.url.name]: this.options.url,
-              [env.tokenFile.name]: `${paths.secrets}/${imageContract.tokenFileName}`,
+              [env.tokenFile.name]: tokenFilePath,
               [env.podName.name]: this.name,
               [env.podNamespace.name]: "azp-test",
               [env.retrySeconds.name]: "1",
