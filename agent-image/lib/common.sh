@@ -225,7 +225,42 @@ retry_sleep() {
   done
 }
 
+# ---------------------------------------------------------------------------- SIGTERM
+
+# A command that must outlive SIGTERM for a while traps TERM/INT with a handler that calls
+# term_note, and waits with pause_unless_term.
+TERM_RECEIVED=0
+COMMON_PAUSE_PID=""
+
+# term_note: from the TERM/INT handler: records the signal and cuts a running pause short.
+term_note() {
+  TERM_RECEIVED=1
+  [[ -z "${COMMON_PAUSE_PID}" ]] || kill -TERM "${COMMON_PAUSE_PID}" 2>/dev/null || true
+}
+
+# pause_unless_term <seconds>: sleeps; returns at once if SIGTERM has arrived or arrives.
+# Bash runs a trap between commands, so the signal can land at any point of this function:
+# before the sleep's pid is recorded the flag check sees it, afterwards the handler kills the
+# sleep (a plain `sleep & pid=$!; wait $pid` loses a signal that lands between the two).
+pause_unless_term() {
+  sleep "$1" &
+  COMMON_PAUSE_PID=$!
+  if ((TERM_RECEIVED == 0)); then
+    wait "${COMMON_PAUSE_PID}" || true
+  fi
+  if ((TERM_RECEIVED)); then
+    kill -TERM "${COMMON_PAUSE_PID}" 2>/dev/null || true
+    wait "${COMMON_PAUSE_PID}" 2>/dev/null || true
+  fi
+  COMMON_PAUSE_PID=""
+}
+
 # -------------------------------------------------------------------- lifecycle state
+
+# Second word of the agent-exited marker when the agent stopped because the pod is being
+# deleted (azp-run got SIGTERM): azp-deregister then removes the agent but not the pod.
+# shellcheck disable=SC2034  # used by the commands that source this file
+readonly COMMON_EXITED_TERMINATING="terminating"
 
 # state_path <file name from the contract>
 state_path() {

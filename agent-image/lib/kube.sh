@@ -74,7 +74,8 @@ kube_parse_response() {
   KUBE_MESSAGE="$(jq -r 'if type == "object" then (.message // "") else "" end' <<<"${KUBE_BODY}" 2>/dev/null)" || KUBE_MESSAGE=""
 }
 
-# kube_request_retry <attempts> <args of kube_request...>: retries no answer, 5xx and 429.
+# kube_request_retry <attempts> <args of kube_request...>: retries no answer, 5xx and 429 —
+# but not after SIGTERM: the pod is going away, the caller has nothing left to wait for.
 kube_request_retry() {
   local attempts="$1"
   shift
@@ -83,7 +84,7 @@ kube_request_retry() {
     KUBE_ATTEMPTS=$((KUBE_ATTEMPTS + 1))
     kube_request "$@"
     [[ "${KUBE_STATUS}" == 000 || "${KUBE_STATUS}" == 5?? || "${KUBE_STATUS}" == 429 ]] || return 0
-    ((KUBE_ATTEMPTS < attempts)) || return 0
+    ((KUBE_ATTEMPTS < attempts && TERM_RECEIVED == 0)) || return 0
     local delay
     delay="$(retry_delay "${KUBE_ATTEMPTS}")"
     log_warn "Kubernetes API attempt ${KUBE_ATTEMPTS}/${attempts} failed (HTTP ${KUBE_STATUS}${KUBE_CURL_ERROR:+: ${KUBE_CURL_ERROR}}); retrying in ${delay}s"

@@ -51,6 +51,24 @@ describe("azp-deregister in Kubernetes", () => {
     expect((await pod.waitForExit("agent", 10_000)).exitCode).toBe(0);
     expect(kube.requests).toHaveLength(1);
   });
+
+  it("should remove the agent but not call the API when the pod is being deleted already (helm uninstall)", async () => {
+    // On uninstall the ServiceAccount may be gone before the pod stops: a DELETE would only
+    // log an authentication error. The agent container tells the sidecar it stopped on SIGTERM.
+    const pod = newPod(env, { dockerArgs: { deregister: kube.dockerArgs() } });
+    await pod.start();
+    await pod.waitForLog("agent", "Listening for Jobs");
+    await pod.signal("agent");
+    await pod.waitForExit("agent", 15_000);
+    await pod.waitForLog("deregister", "not deleting it again", 30_000);
+    expect(agentsInPool(env.fake, env.poolId)).toEqual([]);
+    expect(kube.requests).toEqual([]);
+    // Still waiting for its own SIGTERM (the kubelet sends it after the agent container ended).
+    expect(await pod.running("deregister")).toBe(true);
+    await pod.signal("deregister");
+    expect((await pod.waitForExit("deregister", 10_000)).exitCode).toBe(0);
+    expect(kube.requests).toEqual([]);
+  });
 });
 
 function refresh(deployment: string): ReturnType<typeof runOneShot> {
