@@ -23,16 +23,41 @@ testall_summary() {
   # shellcheck disable=SC2016  # the single-quoted text is JavaScript, with its own ${…}
   node -e '
     const fs = require("node:fs");
+    const path = require("node:path");
     let passed = 0, failed = 0, skipped = 0;
     for (const f of process.argv.slice(1)) {
       if (!fs.existsSync(f)) { failed += 1; console.log(`no report: ${f} (layer crashed)`); continue; }
       const r = JSON.parse(fs.readFileSync(f, "utf8"));
-      passed += r.numPassedTests; failed += r.numFailedTests + (r.success ? 0 : r.numFailedTestSuites);
+      // A failed test counts once; a file that failed outside any test (import error, hook)
+      // counts as one failure; a run that failed with neither (unhandled error) counts as one.
+      let layerFailed = r.numFailedTests;
+      for (const file of r.testResults ?? []) {
+        if (file.status === "failed" && !(file.assertionResults ?? []).some((a) => a.status === "failed")) layerFailed += 1;
+      }
+      if (!r.success && layerFailed === 0) layerFailed = 1;
+      passed += r.numPassedTests; failed += layerFailed;
+      for (const file of r.testResults ?? []) {
+        const layer = path.basename(f, ".json");
+        const failures = (file.assertionResults ?? []).filter((a) => a.status === "failed");
+        for (const a of failures) console.log(`FAILED [${layer}] ${a.fullName}: ${String(a.failureMessages?.[0] ?? "").split("\n")[0]}`);
+        if (file.status === "failed" && failures.length === 0) console.log(`FAILED [${layer}] ${path.relative(process.cwd(), file.name)}: ${String(file.message ?? "").split("\n")[0]}`);
+      }
       skipped += r.numPendingTests + r.numTodoTests;
     }
     console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
     process.exitCode = failed > 0 || passed === 0 ? 1 : 0;
   ' "$@"
+}
+
+# Digests of failed e2e tests (test/e2e/support/failure-report.ts): CI shows the end of the
+# output, so they come right before the summary line.
+testall_digests() {
+  local file
+  for file in "${RESULTS}"/digest/*.txt; do
+    [[ -f "${file}" ]] || continue
+    printf -- '--- %s\n' "${file#"${REPO}/"}"
+    head -n 40 -- "${file}"
+  done
 }
 
 testall_main() {
@@ -62,6 +87,7 @@ testall_main() {
   reports+=("${RESULTS}/e2e.json")
 
   testall_step "summary"
+  testall_digests
   testall_summary "${reports[@]}" || status=1
   return "${status}"
 }

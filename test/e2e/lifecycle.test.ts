@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { JobView } from "../fake-ado/control.ts";
+import { reportFailure } from "./support/failure-report.ts";
 import { waitFor } from "./support/kube.ts";
 import {
   agentSelector,
@@ -79,10 +80,7 @@ beforeAll(async () => {
 });
 
 afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail") {
-    console.log(await stack.kube.diagnostics(NS));
-    console.log("----- fake Azure DevOps request log (last 80)\n" + stack.fake.requests().slice(-80).map((r) => `${r.time} ${r.principal} ${r.method} ${r.path} -> ${r.status}`).join("\n"));
-  }
+  if (ctx.task.result?.state === "fail") await reportFailure(stack, ctx.task.name, [NS]);
 });
 
 afterAll(async () => {

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { reportFailure } from "./support/failure-report.ts";
 import { agentsOf, cleanupNamespace, E2E_POOL, install, startStack, teamValues, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
 
 /**
@@ -32,9 +33,7 @@ beforeAll(async () => {
 });
 
 afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail") {
-    for (const ns of [NS_A, NS_B]) console.log(await stack.kube.diagnostics(ns));
-  }
+  if (ctx.task.result?.state === "fail") await reportFailure(stack, ctx.task.name, [NS_A, NS_B]);
 });
 
 afterAll(async () => {

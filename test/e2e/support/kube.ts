@@ -75,6 +75,7 @@ export class Kube {
       parts.push(`----- ${title}\n${r.stdout}${r.stderr}`);
     };
     await section(`pods in ${namespace}`, ["-n", namespace, "get", "pods", "-o", "wide"]);
+    parts.push(`----- container states in ${namespace}\n${await this.containerStates(namespace)}`);
     await section(`events in ${namespace}`, ["-n", namespace, "get", "events", "--sort-by=.lastTimestamp"]);
     const pods = await this.kubectl(["-n", namespace, "get", "pods", "-o", "jsonpath={.items[*].metadata.name}"]);
     for (const pod of pods.stdout.split(/\s+/).filter(Boolean)) {
@@ -82,14 +83,36 @@ export class Kube {
     }
     return parts.join("\n");
   }
+
+  /** One line per pod: phase, deletion, and every container's state (init, sidecar, main). */
+  async containerStates(namespace: string): Promise<string> {
+    const r = await this.kubectl(["-n", namespace, "get", "pods", "-o", "json"]);
+    if (r.code !== 0) return r.stderr;
+    const list = JSON.parse(r.stdout) as { items: RawPod[] };
+    return list.items.map(describePod).join("\n");
+  }
+}
+
+type RawContainerStatus = { name: string; ready: boolean; restartCount: number; started?: boolean; state?: Record<string, { reason?: string; exitCode?: number; startedAt?: string; finishedAt?: string }> };
+
+function describeContainer(c: RawContainerStatus): string {
+  const [state, detail] = Object.entries(c.state ?? {})[0] ?? ["unknown", {}];
+  const bits = [detail.reason, detail.exitCode === undefined ? undefined : `exit ${detail.exitCode}`, detail.finishedAt ?? detail.startedAt].filter(Boolean);
+  return `${c.name}=${state}${bits.length > 0 ? `(${bits.join(", ")})` : ""}${c.restartCount > 0 ? ` restarts=${c.restartCount}` : ""}`;
+}
+
+function describePod(p: RawPod): string {
+  const deleting = p.metadata.deletionTimestamp === undefined ? "" : ` deleting since ${p.metadata.deletionTimestamp}`;
+  const containers = [...(p.status.initContainerStatuses ?? []), ...(p.status.containerStatuses ?? [])].map(describeContainer);
+  return `${p.metadata.name} ${p.status.phase}${deleting}: ${containers.join(" ")}`;
 }
 
 interface RawPod {
   metadata: { name: string; creationTimestamp: string; deletionTimestamp?: string; labels?: Record<string, string> };
   status: {
     phase: string;
-    containerStatuses?: { name: string; ready: boolean; restartCount: number; state?: Record<string, unknown> }[];
-    initContainerStatuses?: { name: string; ready: boolean; restartCount: number; started?: boolean }[];
+    containerStatuses?: RawContainerStatus[];
+    initContainerStatuses?: RawContainerStatus[];
   };
 }
 
