@@ -159,6 +159,18 @@ setting_name() {
   _out="${_value}"
 }
 
+# setting_release <out> <name> <value>: `<namespace>/<release fullname>`, or empty. Both parts
+# are Kubernetes names (lower case, digits, '-', '.'), so the value is also a safe capability.
+setting_release() {
+  local -n _out="$1"
+  local _name="$2" _value="$3"
+  local _part='[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?'
+  if [[ -n "${_value}" && ! "${_value}" =~ ^${_part}/${_part}$ ]]; then
+    die "${EXIT_SETTINGS}" "${_name} must be '<namespace>/<release fullname>' (the chart sets it); got '${_value}'"
+  fi
+  _out="${_value}"
+}
+
 # -------------------------------------------------------------------------------- PAT
 
 # The PAT, once token_load has run. Kept in this shell's memory only: it is passed to

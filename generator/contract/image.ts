@@ -66,6 +66,12 @@ export const imageContract = {
    * capabilities), next to its own `Agent.Version`. Same names as in the generated contract.sh.
    */
   capabilityEnv: { imageVersion: "AZP_IMAGE_VERSION", bakedAgentVersion: "AZP_BAKED_AGENT_VERSION" },
+  /**
+   * Commands whose container environment the agent reports as its capabilities: config.sh in
+   * `register`, and the listener in `run` (its session carries them too). A `capability`
+   * variable and the user's `agent.capabilities` are set on both, so the two reports agree.
+   */
+  capabilityCommands: ["register", "run"],
   /** Key of the PAT inside the mounted Secret volume (the chart projects the user's key to it). */
   tokenFileName: "token",
   commands: {
@@ -99,6 +105,12 @@ export const imageContract = {
     pool: { name: "AZP_POOL", reads: ["register", "smoke"], doc: "Agent pool name." },
     tokenFile: { name: "AZP_TOKEN_FILE", reads: ["register", "deregister", "smoke"], doc: "File holding the PAT." },
     agentName: { name: "AZP_AGENT_NAME", reads: ["register"], doc: "Agent name (the pod name)." },
+    release: {
+      name: "AZP_RELEASE",
+      reads: ["register", "smoke"],
+      capability: true,
+      doc: "`<namespace>/<fullname>` of the Helm release, reported by the agent as a capability: pipelines can demand it, and azp-smoke counts only the agents that carry it.",
+    },
     work: { name: "AZP_WORK", reads: ["register", "run"], doc: "Agent work folder." },
     agentSource: { name: "AZP_AGENT_SOURCE", reads: ["register"], doc: "`baked` or `download`." },
     packageUrl: { name: "AZP_AGENT_PACKAGE_URL", reads: ["register"], doc: "Package URL override for `download`." },
@@ -107,7 +119,6 @@ export const imageContract = {
     podName: { name: "POD_NAME", reads: ["deregister"], doc: "Pod to delete once the job is done." },
     podNamespace: { name: "POD_NAMESPACE", reads: ["deregister", "refresh"], doc: "Namespace of the pod / Deployment." },
     deployment: { name: "AZP_DEPLOYMENT", reads: ["refresh"], doc: "Deployment the refresher restarts." },
-    smokeAgentPrefix: { name: "AZP_SMOKE_AGENT_PREFIX", reads: ["smoke"], doc: "Name prefix of this release's agents." },
     smokeMinAgents: { name: "AZP_SMOKE_MIN_AGENTS", reads: ["smoke"], doc: "Agents that must be registered." },
     smokeTimeout: { name: "AZP_SMOKE_TIMEOUT_SECONDS", reads: ["smoke"], doc: "How long the smoke test waits for agents." },
   },
@@ -120,11 +131,24 @@ export type EnvKey = keyof ImageContract["env"];
 /** Where the PAT file is, in every container that mounts the Secret. */
 export const tokenFilePath = `${imageContract.paths.secrets}/${imageContract.tokenFileName}`;
 
-/** Variables the chart sets for a command, in contract order. */
+type EnvSpec = { readonly reads: readonly string[]; readonly capability?: boolean };
+const envKeys = (): EnvKey[] => Object.keys(imageContract.env) as EnvKey[];
+
+/** Variables a command's script reads, in contract order. */
+export function envReadBy(command: ImageCommand): EnvKey[] {
+  return envKeys().filter((key) => (imageContract.env[key] as EnvSpec).reads.includes(command));
+}
+
+/**
+ * Variables the chart sets for a command, in contract order: those it reads, and the
+ * capability variables on the containers whose environment the agent reports.
+ */
 export function envFor(command: ImageCommand): EnvKey[] {
-  return (Object.keys(imageContract.env) as EnvKey[]).filter((key) =>
-    (imageContract.env[key].reads as readonly string[]).includes(command),
-  );
+  const reportsCapabilities = (imageContract.capabilityCommands as readonly string[]).includes(command);
+  return envKeys().filter((key) => {
+    const spec = imageContract.env[key] as EnvSpec;
+    return spec.reads.includes(command) || (spec.capability === true && reportsCapabilities);
+  });
 }
 
 /** Every variable name the image's scripts may read from the contract. */

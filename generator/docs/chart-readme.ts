@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { imageContract } from "../contract/image.ts";
 import { release } from "../contract/release.ts";
 import { leaves, type GroupSpec, type JsonValue } from "../model/value-spec.ts";
-import { crossFieldRules } from "../templates/helpers.ts";
+import { crossFieldRules, ruleText } from "../templates/helpers.ts";
 
 /**
  * The chart's README, a human document: Handlebars (compiled strict) is used here and only here
@@ -39,7 +39,7 @@ export function chartReadme(model: GroupSpec): string {
       { name: containers.deregister, role: "native sidecar: waits for the job, removes the agent, deletes the pod", holds: "PAT, Kubernetes token" },
       { name: containers.agent, role: "`run.sh --once`: your job", holds: "the agent's own registration credential only" },
     ],
-    rules: crossFieldRules().map((rule) => cell(rule.message)),
+    rules: crossFieldRules().map((rule) => cell(ruleText(rule))),
     values: [...leaves(model)].map(([path, spec]) => ({
       key: path.join("."),
       type: String(spec.schema["type"] ?? "any"),

@@ -49,6 +49,8 @@ function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name
       return fieldRef("metadata.name");
     case "podNamespace":
       return fieldRef("metadata.namespace");
+    case "release":
+      return { value: t.str(`printf "%s/%s" .Release.Namespace (${fullname()}) | quote`) };
     case "work":
       return { value: paths.work };
     case "agentSource":
@@ -61,8 +63,6 @@ function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name
       return { value: t.str(`${v("agent.removeRetrySeconds").path} | toString | quote`) };
     case "deployment":
       return { value: t.str(`${fullname()} | quote`) };
-    case "smokeAgentPrefix":
-      return { value: t.str(`printf "%s-" (${fullname()}) | quote`) };
     case "smokeMinAgents":
       return { value: t.str(`${v("replicaCount").path} | toString | quote`) };
     case "smokeTimeout":

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { envFor, imageContract, type ImageCommand } from "../../generator/contract/image.ts";
+import { envReadBy, imageContract, type ImageCommand } from "../../generator/contract/image.ts";
 import { exec } from "./support/docker.ts";
 import { COMMANDS, IMAGE_DIR, bashWith, commandPath, ensureShellcheck, libPath, q } from "./support/shell.ts";
 import { repoPath } from "../support/repo.ts";
@@ -33,7 +33,7 @@ describe("the commands, when sourced", () => {
   it.each(Object.entries(imageContract.commands) as [ImageCommand, string][])("should read exactly the contract's variables: %s", async (key, command) => {
     const text = readFileSync(commandPath(command as (typeof COMMANDS)[number]), "utf8");
     const read = new Set([...text.matchAll(/\$\{((?:AZP|POD)_[A-Z0-9_]+):-/g)].map((m) => m[1]));
-    const expected = new Set(envFor(key).map((k) => imageContract.env[k].name));
+    const expected = new Set(envReadBy(key).map((k) => imageContract.env[k].name));
     expect([...read].sort()).toEqual([...expected].sort());
   });
 });

@@ -40,9 +40,10 @@ describe("a pod that runs one job", () => {
     await pod.start();
     await pod.waitForLog("agent", LISTENING);
 
-    // The image's versions are visible as capabilities next to the agent's own Agent.Version.
+    // The image's versions and the release are visible as capabilities next to the agent's own
+    // Agent.Version (pipelines may demand AZP_RELEASE; helm test counts agents by it).
     const registered = env.fake.state().agents.find((a) => a.name === pod.name);
-    expect(registered?.systemCapabilities).toMatchObject({ "Agent.Version": AGENT_VERSION, AZP_BAKED_AGENT_VERSION: AGENT_VERSION });
+    expect(registered?.systemCapabilities).toMatchObject({ "Agent.Version": AGENT_VERSION, AZP_BAKED_AGENT_VERSION: AGENT_VERSION, AZP_RELEASE: pod.release });
     expect(registered?.credentials).toBe("oauth");
 
     const job = await enqueue("echo hello from the job", "Say hello");

@@ -83,6 +83,7 @@ const failures: FailureCase[] = [
     maxRequests: 0,
   },
   { name: "an unknown AZP_AGENT_SOURCE", env: { [names.agentSource.name]: "nightly" }, exitCode: 2, messages: ["AZP_AGENT_SOURCE must be one of: baked download"], maxRequests: 0 },
+  { name: "a malformed AZP_RELEASE", env: { [names.release.name]: "team a" }, exitCode: 2, messages: ["AZP_RELEASE must be '<namespace>/<release fullname>' (the chart sets it); got 'team a'"], maxRequests: 0 },
   { name: "a malformed AZP_CONNECT_ATTEMPTS", env: { [names.connectAttempts.name]: "many" }, exitCode: 2, messages: ["AZP_CONNECT_ATTEMPTS must be a whole number >= 1"], maxRequests: 0 },
 ];
 

@@ -15,7 +15,7 @@ import type { ExecResult } from "./support/docker.ts";
 const { env: names, commands } = imageContract;
 
 let env: ImageTestEnv;
-let prefix: string;
+let release: string;
 beforeAll(async () => {
   env = await setupImageEnv();
 });
@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   env.fake.reset();
-  prefix = `azp-smoke-${randomBytes(2).toString("hex")}-`;
+  release = `azp-smoke/${randomBytes(2).toString("hex")}-azp-agent`;
 });
 
 function smoke(options: { token?: string | undefined; env?: Record<string, string | undefined> } = {}): Promise<ExecResult> {
@@ -32,7 +32,7 @@ function smoke(options: { token?: string | undefined; env?: Record<string, strin
     [names.url.name]: env.fake.url,
     [names.pool.name]: POOL,
     [names.tokenFile.name]: tokenFilePath,
-    [names.smokeAgentPrefix.name]: prefix,
+    [names.release.name]: release,
     [names.smokeMinAgents.name]: "1",
     [names.smokeTimeout.name]: "20",
     [names.connectAttempts.name]: "2",
@@ -42,10 +42,10 @@ function smoke(options: { token?: string | undefined; env?: Record<string, strin
   return runOneShot({ image: env.image, command: commands.smoke, env: defined, ...("token" in options ? { token: options.token } : { token: PAT }) });
 }
 
-async function registerAgents(count: number): Promise<string[]> {
+async function registerAgents(count: number, owner = release): Promise<string[]> {
   const registered: string[] = [];
   for (let index = 0; index < count; index++) {
-    const pod = newPod(env, { name: `${prefix}${index}` });
+    const pod = newPod(env, { release: owner });
     const r = await pod.register();
     if (r.exitCode !== 0) throw new Error(`register failed:\n${r.output}`);
     registered.push(pod.name);
@@ -60,7 +60,7 @@ describe("azp-smoke when the release works", () => {
     expect(r.code, r.output).toBe(0);
     expect(r.stdout).toContain(`ok: ${env.fake.url} is reachable and accepts the PAT`);
     expect(r.stdout).toContain(`ok: pool '${POOL}' exists`);
-    expect(r.stdout).toContain(`ok: 2 agent(s) named '${prefix}*' registered in pool '${POOL}': ${agents.join(", ")}`);
+    expect(r.stdout).toContain(`ok: 2 agent(s) of release '${release}' registered in pool '${POOL}': ${[...agents].sort().join(", ")}`);
     expect(r.stdout).toContain("smoke test passed");
   });
 
@@ -70,7 +70,7 @@ describe("azp-smoke when the release works", () => {
     await registerAgents(1);
     const r = await running;
     expect(r.code, r.output).toBe(0);
-    expect(r.stdout).toContain(`waiting: 0/1 agent(s) named '${prefix}*' registered`);
+    expect(r.stdout).toContain(`waiting: 0/1 agent(s) of release '${release}' registered`);
   });
 });
 
@@ -91,6 +91,8 @@ const failures: SmokeFailure[] = [
   { name: "a missing pool", env: { [names.pool.name]: "ghost-pool" }, exitCode: 5, message: "agent pool 'ghost-pool' (AZP_POOL) was not found" },
   { name: "no AZP_URL", env: { [names.url.name]: undefined }, exitCode: 2, message: "AZP_URL is not set" },
   { name: "no PAT file", token: undefined, exitCode: 2, message: `AZP_TOKEN_FILE: ${tokenFilePath} does not exist` },
+  { name: "no AZP_RELEASE", env: { [names.release.name]: undefined }, exitCode: 2, message: "AZP_RELEASE is not set" },
+  { name: "a malformed AZP_RELEASE", env: { [names.release.name]: "Team A" }, exitCode: 2, message: "AZP_RELEASE must be '<namespace>/<release fullname>'" },
   { name: "a malformed AZP_SMOKE_MIN_AGENTS", env: { [names.smokeMinAgents.name]: "two" }, exitCode: 2, message: "AZP_SMOKE_MIN_AGENTS must be a whole number >= 0" },
 ];
 
@@ -108,7 +110,16 @@ describe("azp-smoke failures", () => {
     const agents = await registerAgents(1);
     const r = await smoke({ env: { [names.smokeMinAgents.name]: "3", [names.smokeTimeout.name]: "2" } });
     expect(r.code, r.output).toBe(8);
-    expect(r.stderr).toContain(`pool '${POOL}' has 1 agent(s) named '${prefix}*' after 2s, expected at least 3; found: ${agents.join(", ")}`);
+    expect(r.stderr).toContain(`pool '${POOL}' has 1 agent(s) of release '${release}' after 2s, expected at least 3; found: ${agents.join(", ")}`);
+  });
+
+  it("should count only the agents carrying this release's capability, not same-named agents of another release", async () => {
+    // Releases with the same name in two namespaces share a pool: names cannot tell them apart.
+    const own = await registerAgents(1);
+    await registerAgents(2, release.replace(/^azp-smoke\//, "other-namespace/"));
+    const r = await smoke({ env: { [names.smokeMinAgents.name]: "2", [names.smokeTimeout.name]: "2" } });
+    expect(r.code, r.output).toBe(8);
+    expect(r.stderr).toContain(`has 1 agent(s) of release '${release}' after 2s, expected at least 2; found: ${own.join(", ")}`);
   });
 
   it("should give every failure its own message", () => {

@@ -21,7 +21,7 @@ function rule(prefix: string): CrossFieldRule {
   return found[0] as CrossFieldRule;
 }
 
-const violations: { case: string; values: JsonObject; rule: CrossFieldRule }[] = [
+const violations: { case: string; values: JsonObject; rule: CrossFieldRule; name?: string }[] = [
   { case: "neither token nor existingSecret", values: { azp: { token: "" } }, rule: rule("azp.token or azp.existingSecret is required") },
   { case: "both token and existingSecret", values: { azp: { existingSecret: "team-pat" } }, rule: rule("azp.token and azp.existingSecret are both set") },
   { case: "no organization URL", values: { azp: { url: "" } }, rule: rule("azp.url is required") },
@@ -29,6 +29,9 @@ const violations: { case: string; values: JsonObject; rule: CrossFieldRule }[] =
   { case: "refresh.serviceAccount.create=false without a name", values: { refresh: { serviceAccount: { create: false } } }, rule: rule("refresh.serviceAccount.name is required") },
   { case: "a packageUrl with the baked source", values: { agent: { packageUrl: "https://mirror.example.com/agent.tar.gz" } }, rule: rule("agent.packageUrl only applies") },
   { case: "namespace.create without a name", values: { namespace: { create: true } }, rule: rule("namespace.name is required") },
+  // Would replace the release identity helm test counts agents by.
+  { case: "a capability named AZP_RELEASE", values: { agent: { capabilities: { java: "17", AZP_RELEASE: "x/y" } } }, rule: rule("agent.capabilities has the reserved name"), name: "AZP_RELEASE" },
+  { case: "an extra variable named AZP_WORK", values: { extraEnv: [{ name: "GOFLAGS", value: "-mod=mod" }, { name: "AZP_WORK", value: "/tmp/w" }] }, rule: rule("extraEnv has the reserved name"), name: "AZP_WORK" },
 ];
 
 const validCombinations: { case: string; values: JsonObject }[] = [
@@ -40,6 +43,7 @@ const validCombinations: { case: string; values: JsonObject }[] = [
   { case: "a packageUrl with the download source", values: { agent: { source: "download", packageUrl: "https://mirror.example.com/agent.tar.gz" } } },
   { case: "namespace.create with a name", values: { namespace: { create: true, name: "agents" } } },
   { case: "a namespace name without creating it", values: { namespace: { name: "agents" } } },
+  { case: "capabilities and extra variables with their own names", values: { agent: { capabilities: { java: "17", AZP_RELEASE_TRAIN: "q3" } }, extraEnv: [{ name: "GOFLAGS", value: "-mod=mod" }] } },
 ];
 
 describe("cross-field rules", () => {
@@ -51,12 +55,12 @@ describe("cross-field rules", () => {
     expect(validate(mergeValues(modelDefaults(), base.values, values)), JSON.stringify(validate.errors)).toBe(true);
   });
 
-  it.each(violations)("should fail helm template on $case with exactly the rule's message", ({ values, rule: expected }) => {
+  it.each(violations)("should fail helm template on $case with exactly the rule's message", ({ values, rule: expected, name }) => {
     // GIVEN valid defaults with one rule broken  WHEN Helm renders
     const r = helmTemplate({ valuesFiles: [base.file], values: [values] });
-    // THEN it fails with that rule's message and nothing else
+    // THEN it fails with that rule's message (naming the offending key) and nothing else
     expect(r.status, r.output).not.toBe(0);
-    expect(failMessage(r.stderr)).toBe(expected.message);
+    expect(failMessage(r.stderr)).toBe(name === undefined ? expected.message : expected.message.replace("%s", name));
   });
 
   it.each(validCombinations)("should render $case", ({ values }) => {

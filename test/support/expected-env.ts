@@ -10,7 +10,7 @@ import { isJsonObject, type JsonObject } from "./values.ts";
 const PROXY_VARIABLES: Record<string, string> = { httpProxy: "HTTP_PROXY", httpsProxy: "HTTPS_PROXY", noProxy: "NO_PROXY" };
 
 /** Commands whose container carries the user's capabilities: the agent reports them when it registers and runs. */
-const CAPABILITY_COMMANDS: readonly ImageCommand[] = ["register", "run"];
+const CAPABILITY_COMMANDS: readonly ImageCommand[] = imageContract.capabilityCommands;
 
 export function contractNames(command: ImageCommand): string[] {
   return envFor(command).map((key) => imageContract.env[key].name);

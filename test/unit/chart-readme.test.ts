@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { chartReadme } from "../../generator/docs/chart-readme.ts";
 import { leaves } from "../../generator/model/value-spec.ts";
 import { valuesModel } from "../../generator/model/values-model.ts";
-import { crossFieldRules } from "../../generator/templates/helpers.ts";
+import { crossFieldRules, ruleText } from "../../generator/templates/helpers.ts";
 
 /** Rows of the markdown table that starts with `header`, as arrays of cells. */
 function tableRows(markdown: string, header: string): string[][] {
@@ -41,7 +41,7 @@ describe("chart README emitter", () => {
 
   it("should list every cross-field rule", () => {
     // As code spans: placeholders such as `<organization>` must show, not read as HTML tags.
-    for (const rule of crossFieldRules()) expect(readme).toContain(`- \`${rule.message}\``);
+    for (const rule of crossFieldRules()) expect(readme).toContain(`- \`${ruleText(rule)}\``);
   });
 
   it("should contain no leftover Handlebars or HTML-escaped text", () => {

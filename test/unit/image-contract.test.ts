@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { contractEnvNames, envFor, imageContract, type EnvKey, type ImageCommand } from "../../generator/contract/image.ts";
+import { contractEnvNames, envFor, envReadBy, imageContract, type EnvKey, type ImageCommand } from "../../generator/contract/image.ts";
 
 const commands = Object.keys(imageContract.commands) as ImageCommand[];
 const envKeys = Object.keys(imageContract.env) as EnvKey[];
@@ -7,19 +7,22 @@ const envKeys = Object.keys(imageContract.env) as EnvKey[];
 describe("envFor", () => {
   // The variables each command gets: the credential layout of the pod depends on this table.
   it.each<{ command: ImageCommand; expected: EnvKey[] }>([
-    { command: "register", expected: ["url", "pool", "tokenFile", "agentName", "work", "agentSource", "packageUrl", "connectAttempts"] },
-    { command: "run", expected: ["work"] },
+    { command: "register", expected: ["url", "pool", "tokenFile", "agentName", "release", "work", "agentSource", "packageUrl", "connectAttempts"] },
+    { command: "run", expected: ["release", "work"] },
     { command: "deregister", expected: ["url", "tokenFile", "retrySeconds", "podName", "podNamespace"] },
     { command: "refresh", expected: ["podNamespace", "deployment"] },
-    { command: "smoke", expected: ["url", "pool", "tokenFile", "connectAttempts", "smokeAgentPrefix", "smokeMinAgents", "smokeTimeout"] },
+    { command: "smoke", expected: ["url", "pool", "tokenFile", "release", "connectAttempts", "smokeMinAgents", "smokeTimeout"] },
   ])("should give $command exactly its variables, in contract order", ({ command, expected }) => {
     expect(envFor(command)).toEqual(expected);
   });
 
-  it.each(commands)("should return for %s exactly the keys whose `reads` name it", (command) => {
+  it.each(commands)("should return for %s the keys whose `reads` name it, plus capabilities where the agent reports them", (command) => {
     const got = envFor(command);
+    const reportsCapabilities = (imageContract.capabilityCommands as readonly string[]).includes(command);
     for (const key of envKeys) {
-      expect(got.includes(key), `${key} for ${command}`).toBe((imageContract.env[key].reads as readonly string[]).includes(command));
+      const spec: { reads: readonly string[]; capability?: boolean } = imageContract.env[key];
+      expect(envReadBy(command).includes(key), `${key} read by ${command}`).toBe(spec.reads.includes(command));
+      expect(got.includes(key), `${key} for ${command}`).toBe(spec.reads.includes(command) || (spec.capability === true && reportsCapabilities));
     }
   });
 
@@ -30,7 +33,7 @@ describe("envFor", () => {
   });
 
   it("should have every variable read by at least one command", () => {
-    for (const key of envKeys) expect(commands.some((c) => envFor(c).includes(key)), key).toBe(true);
+    for (const key of envKeys) expect(commands.some((c) => envReadBy(c).includes(key)), key).toBe(true);
   });
 });
 

@@ -93,6 +93,16 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- if and .Values.agent.packageUrl (ne .Values.agent.source "download") }}
 {{- fail `agent.packageUrl only applies with agent.source=download: set agent.source=download or remove agent.packageUrl` }}
 {{- end }}
+{{- range $name, $_ := .Values.agent.capabilities }}
+{{- if has $name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION") }}
+{{- fail (printf `agent.capabilities has the reserved name %s: the chart or the image sets that variable itself; rename the capability (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION)` $name) }}
+{{- end }}
+{{- end }}
+{{- range $env := .Values.extraEnv }}
+{{- if has $env.name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION") }}
+{{- fail (printf `extraEnv has the reserved name %s: the chart or the image sets that variable itself; rename the variable (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION)` $env.name) }}
+{{- end }}
+{{- end }}
 {{- if and .Values.namespace.create (not .Values.namespace.name) }}
 {{- fail `namespace.name is required when namespace.create=true: Helm stores the release in the release namespace, which must exist already; create another namespace by name, or use helm install --create-namespace instead` }}
 {{- end }}

@@ -45,6 +45,8 @@ export interface PodOptions {
   token: string | undefined;
   /** Pod (and agent) name; default a random `azp-test-xxxx`. */
   name?: string;
+  /** `<namespace>/<release>` the agent reports as its AZP_RELEASE capability; default `azp-test/azp-agent`. */
+  release?: string;
   /** Extra environment per container (overrides the defaults, `undefined` removes one). */
   env?: Partial<Record<PodContainer, Record<string, string | undefined>>>;
   /** Extra `docker run` arguments per container (e.g. mounting a fake ServiceAccount). */
@@ -81,6 +83,10 @@ export class FakePod {
   }
 
   /** The environment the chart sets on a container (contract `reads`), plus overrides. */
+  get release(): string {
+    return this.options.release ?? "azp-test/azp-agent";
+  }
+
   environment(container: PodContainer): Record<string, string> {
     const base: Record<string, string | undefined> =
       container === "register"
@@ -89,6 +95,7 @@ export class FakePod {
             [env.pool.name]: this.options.pool,
             [env.tokenFile.name]: tokenFilePath,
             [env.agentName.name]: this.name,
+            [env.release.name]: this.release,
             [env.work.name]: paths.work,
             [env.agentSource.name]: "baked",
             [env.connectAttempts.name]: "3",
@@ -101,7 +108,7 @@ export class FakePod {
               [env.podNamespace.name]: "azp-test",
               [env.retrySeconds.name]: "1",
             }
-          : { [env.work.name]: paths.work };
+          : { [env.release.name]: this.release, [env.work.name]: paths.work };
     const merged = { ...base, ...(this.options.env?.[container] ?? {}) };
     return Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined));
   }
