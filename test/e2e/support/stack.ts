@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import yaml from "js-yaml";
+import { imageContract } from "../../../generator/contract/image.ts";
 import { release } from "../../../generator/contract/release.ts";
 import { component } from "../../../generator/templates/pod-parts.ts";
 import type { FakeAdo } from "../../fake-ado/server.ts";
@@ -140,12 +141,19 @@ export async function refreshCronJob(stack: Stack, rel: Release): Promise<string
   return stack.kube.ok(["-n", rel.namespace, "get", "cronjob", "-l", selector, "-o", "jsonpath={.items[0].metadata.name}"]);
 }
 
-/** Agents of the fake's pool whose name is one of this release's pods. */
+/** `<namespace>/<fullname>`: the AZP_RELEASE capability this release's agents carry. */
+export const releaseCapability = (rel: Release): string => `${rel.namespace}/${rel.fullname}`;
+
+/**
+ * Agents of the fake's pool registered by this release: named after one of its pods and
+ * carrying its AZP_RELEASE capability (releases of the same name in two namespaces may share
+ * a pool, so the name alone does not tell).
+ */
 export function agentsOf(stack: Stack, rel: Release, pool = rel.pool): { name: string; status: string; id: number }[] {
   const state = stack.fake.state();
   const poolId = state.pools.find((p) => p.name === pool)?.id;
   return state.agents
-    .filter((a) => a.poolId === poolId && a.name.startsWith(`${rel.fullname}-`))
+    .filter((a) => a.poolId === poolId && a.name.startsWith(`${rel.fullname}-`) && a.systemCapabilities[imageContract.env.release.name] === releaseCapability(rel))
     .map((a) => ({ name: a.name, status: a.status, id: a.id }));
 }
 
