@@ -129,13 +129,16 @@ describe("common.sh SIGTERM pause", () => {
       "for ((i = 0; i < 200 && lost == 0; i++)); do",
       "  TERM_RECEIVED=0",
       '  (sleep "0.00$((RANDOM % 4))$((RANDOM % 10))"; kill -TERM $$) &',
+      "  killer=$!",
       "  start=$(date +%s%N)",
       "  while ((TERM_RECEIVED == 0)); do pause_unless_term 10; done",
       "  (( ($(date +%s%N) - start) / 1000000 < 9000 )) || lost=$((lost + 1))",
-      "  wait",
+      '  wait "${killer}"',
       "done",
       'echo "rounds=${i} lost=${lost}"',
-      "pgrep -P $$ sleep || echo no-sleep-left",
+      // No pause left running behind: no `sleep` child of this shell (from /proc, no procps).
+      'children=$(cat /proc/[0-9]*/stat 2>/dev/null | grep -c "^[0-9]* (sleep) [A-Z] $$ ")',
+      '((children > 0)) || echo no-sleep-left',
     ].join("\n"));
     expect(r.stdout).toContain("rounds=200 lost=0");
     expect(r.stdout).toContain("no-sleep-left");
