@@ -1,12 +1,27 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { imageContract } from "../../generator/contract/image.ts";
 import { reportFailure } from "./support/failure-report.ts";
-import { agentsOf, cleanupNamespace, E2E_POOL, install, releaseCapability, startStack, teamValues, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
+import { waitFor } from "./support/kube.ts";
+import {
+  agentsOf,
+  cleanupNamespace,
+  E2E_POOL,
+  install,
+  refreshCronJob,
+  releaseCapability,
+  startStack,
+  teamValues,
+  waitForSteadyPool,
+  type Release,
+  type Stack,
+} from "./support/stack.ts";
 
 /**
  * Teams share clusters: releases in two namespaces with different pools, two releases in one
  * namespace, and two releases of the same name in two namespaces sharing a pool, must coexist
  * with no name collision and no cross-talk (a job of one pool runs only on that pool's agents;
- * one release's agents never count as another's).
+ * one release's agents never count as another's). Then the refresh job's failures against the
+ * real API server and the chart's RBAC: another Deployment (forbidden), its own gone (missing).
  */
 
 const NS_A = "e2e-team-a";
@@ -89,3 +104,56 @@ describe("releases of several teams", () => {
     }
   });
 });
+
+/**
+ * Runs the release's refresh CronJob once as a Job (backoffLimit 0), optionally pointed at
+ * another Deployment, and returns its outcome and log: the refresher against the real API
+ * server and the chart's real RBAC.
+ */
+async function refreshOnce(rel: Release, jobName: string, deployment?: string): Promise<{ failed: boolean; log: string }> {
+  const cronJob = await refreshCronJob(stack, rel);
+  const cron = await stack.kube.json<{ spec: { jobTemplate: { spec: RefreshJobSpec } } }>(["-n", rel.namespace, "get", "cronjob", cronJob]);
+  const spec = cron.spec.jobTemplate.spec;
+  spec.backoffLimit = 0;
+  if (deployment !== undefined) {
+    for (const container of spec.template.spec.containers) {
+      container.env = (container.env ?? []).map((e) => (e.name === imageContract.env.deployment.name ? { name: e.name, value: deployment } : e));
+    }
+  }
+  const job = { apiVersion: "batch/v1", kind: "Job", metadata: { name: jobName, namespace: rel.namespace }, spec };
+  await stack.kube.ok(["create", "-f", "-"], JSON.stringify(job));
+  const failed = await waitFor(`the Job ${rel.namespace}/${jobName} to end`, async () => {
+    const status = (await stack.kube.json<{ status: { succeeded?: number; failed?: number } }>(["-n", rel.namespace, "get", "job", jobName])).status;
+    if ((status.failed ?? 0) > 0) return true;
+    return (status.succeeded ?? 0) > 0 ? false : undefined;
+  });
+  const log = await stack.kube.ok(["-n", rel.namespace, "logs", `job/${jobName}`]);
+  return { failed, log };
+}
+
+interface RefreshJobSpec {
+  backoffLimit?: number;
+  template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } };
+}
+
+describe("the refresh job of a release (real API server, the chart's RBAC)", () => {
+  it("should say which permission its Role lacks when pointed at another Deployment", async () => {
+    // A Deployment the refresher's Role does not name (resourceNames): the API refuses the read.
+    await stack.kube.ok(["-n", NS_B, "create", "deployment", "not-ours", `--image=${stack.imageRepository}:${stack.imageTag}`, "--replicas=0"]);
+    const r = await refreshOnce(b, "refresh-forbidden", "not-ours");
+    expect(r.failed).toBe(true);
+    expect(r.log).toContain(`the Kubernetes API forbids reading Deployment ${NS_B}/not-ours (HTTP 403`);
+    expect(r.log).toContain("the Role bound to this ServiceAccount must allow 'get' on 'deployments' (apps)");
+    // Nothing was restarted.
+    const annotations = await stack.kube.ok(["-n", NS_B, "get", "deployment", "not-ours", "-o", "jsonpath={.spec.template.metadata.annotations}"]);
+    expect(annotations).not.toContain("restartedAt");
+  });
+
+  it("should name its Deployment when it has been deleted", async () => {
+    await stack.kube.ok(["-n", NS_B, "delete", "deployment", b.fullname, "--wait=true"]);
+    const r = await refreshOnce(b, "refresh-missing");
+    expect(r.failed).toBe(true);
+    expect(r.log).toContain(`azp-refresh: error: Deployment '${b.fullname}' (AZP_DEPLOYMENT) does not exist in namespace '${NS_B}'`);
+  });
+});
+
