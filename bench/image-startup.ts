@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { imageContract } from "../generator/contract/image.ts";
 import { containerLogs, dockerOk } from "../test/image/support/docker.ts";
-import { POOL, PAT, agentPackage, buildTestImage, ensureDocker, startFake } from "../test/image/support/environment.ts";
+import { LISTENING, POOL, PAT, agentPackage, buildTestImage, ensureDocker, startFake } from "../test/image/support/environment.ts";
 import { FakePod } from "../test/image/support/pod.ts";
 
 interface Sample {
@@ -54,9 +54,9 @@ async function measure(image: string, url: string, source: "baked" | "download")
     if (r.exitCode !== 0) throw new Error(`register (${source}) exited ${r.exitCode}:\n${r.output}`);
     await pod.startDeregister();
     await pod.startAgent();
-    const logs = await pod.waitForLog("agent", "Listening for Jobs", 300_000);
+    const logs = await pod.waitForLog("agent", LISTENING, 300_000);
     const podStart = await startedAt(pod.containerName("register"));
-    const listening = logTime(logs, "Listening for Jobs");
+    const listening = logTime(logs, LISTENING);
     if (listening === undefined) throw new Error(`no timestamped 'Listening for Jobs' line:\n${await containerLogs(pod.containerName("agent"))}`);
     return { totalMs: listening - podStart, registerMs: (await finishedAt(pod.containerName("register"))) - podStart };
   } finally {

@@ -97,6 +97,35 @@ export const imageContract = {
     serviceAccount: "kube-api-access",
   },
   /**
+   * What each container of an agent pod mounts, in mount order: the chart's volumeMounts and the
+   * image tests' simulated pod are both built from this table (`volume` is a key of `volumes`,
+   * `path` a key of `paths`). The job container (`agent`) mounts neither `token` nor
+   * `serviceAccount`, and never shares /tmp or HOME with the containers that hold the PAT.
+   */
+  podMounts: {
+    register: [
+      { volume: "agent", path: "agentHome" },
+      { volume: "work", path: "work" },
+      { volume: "state", path: "state" },
+      { volume: "token", path: "secrets", readOnly: true },
+      { volume: "registrarTmp", path: "tmp" },
+      { volume: "registrarHome", path: "home" },
+    ],
+    deregister: [
+      { volume: "state", path: "state" },
+      { volume: "token", path: "secrets", readOnly: true },
+      { volume: "serviceAccount", path: "serviceAccount", readOnly: true },
+      { volume: "registrarTmp", path: "tmp" },
+    ],
+    agent: [
+      { volume: "agent", path: "agentHome" },
+      { volume: "work", path: "work" },
+      { volume: "state", path: "state" },
+      { volume: "home", path: "home" },
+      { volume: "tmp", path: "tmp" },
+    ],
+  },
+  /**
    * Environment variables. `reads` lists the image commands that read each one; the chart sets
    * a variable only on containers running one of those commands.
    */
@@ -127,6 +156,26 @@ export const imageContract = {
 export type ImageContract = typeof imageContract;
 export type ImageCommand = keyof ImageContract["commands"];
 export type EnvKey = keyof ImageContract["env"];
+/** The containers of an agent pod (keys of `podMounts`, equal to their names in `containers`). */
+export type PodContainerKey = keyof ImageContract["podMounts"];
+
+/** One entry of `podMounts`, with the keys resolved to a volume name and a mount path. */
+export interface PodMount {
+  readonly volume: keyof ImageContract["volumes"];
+  readonly name: string;
+  readonly mountPath: string;
+  readonly readOnly: boolean;
+}
+
+/** The mounts of a pod container, in order. */
+export function podMounts(container: PodContainerKey): PodMount[] {
+  return imageContract.podMounts[container].map((m) => ({
+    volume: m.volume,
+    name: imageContract.volumes[m.volume],
+    mountPath: imageContract.paths[m.path],
+    readOnly: "readOnly" in m && m.readOnly,
+  }));
+}
 
 /** Where the PAT file is, in every container that mounts the Secret. */
 export const tokenFilePath = `${imageContract.paths.secrets}/${imageContract.tokenFileName}`;

@@ -10,17 +10,16 @@ import {
   baseContainer,
   capabilityEnv,
   component,
+  containerMounts,
   containers,
   contractEnv,
   emptyDir,
   fullname,
   metadata,
-  mount,
   paths,
   podSecurity,
   proxyEnv,
   serviceAccountTokenVolume,
-  tokenMount,
   tokenVolume,
   volumes,
 } from "./pod-parts.ts";
@@ -36,14 +35,7 @@ function registerContainer(t: TemplateDocument): IContainer {
     // The agent scans its environment for capabilities when it registers, so they are set here too.
     env: [...contractEnv(t, "register"), ...capabilityEnv(t), ...proxyEnv(t)],
     resources: t.block(v("registrarResources").yaml),
-    volumeMounts: [
-      mount(volumes.agent, paths.agentHome),
-      mount(volumes.work, paths.work),
-      mount(volumes.state, paths.state),
-      tokenMount(),
-      mount(volumes.registrarTmp, paths.tmp),
-      mount(volumes.registrarHome, paths.home),
-    ],
+    volumeMounts: containerMounts("register"),
   };
 }
 
@@ -61,12 +53,7 @@ function deregisterSidecar(t: TemplateDocument): IContainer {
       periodSeconds: 1,
       failureThreshold: 120,
     },
-    volumeMounts: [
-      mount(volumes.state, paths.state),
-      tokenMount(),
-      mount(volumes.serviceAccount, paths.serviceAccount, true),
-      mount(volumes.registrarTmp, paths.tmp),
-    ],
+    volumeMounts: containerMounts("deregister"),
   };
 }
 
@@ -75,14 +62,7 @@ function agentContainer(t: TemplateDocument): IContainer {
     ...baseContainer(t, containers.agent, "run"),
     env: [...contractEnv(t, "run"), ...capabilityEnv(t), ...proxyEnv(t), t.spliceItems(v("extraEnv").path)],
     resources: t.block(v("resources").yaml),
-    volumeMounts: [
-      mount(volumes.agent, paths.agentHome),
-      mount(volumes.work, paths.work),
-      mount(volumes.state, paths.state),
-      mount(volumes.home, paths.home),
-      mount(volumes.tmp, paths.tmp),
-      t.spliceItems(v("extraVolumeMounts").path),
-    ],
+    volumeMounts: [...containerMounts("agent"), t.spliceItems(v("extraVolumeMounts").path)],
   };
 }
 

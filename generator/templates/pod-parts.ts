@@ -3,7 +3,7 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { envFor, imageContract, tokenFilePath, type EnvKey, type ImageCommand } from "../contract/image.ts";
+import { envFor, imageContract, podMounts, tokenFilePath, type EnvKey, type ImageCommand, type PodContainerKey } from "../contract/image.ts";
 import { v } from "../model/values.ts";
 import type { TemplateDocument } from "../template/template-document.ts";
 import { helper, include } from "./helpers.ts";
@@ -110,6 +110,9 @@ export const mount = (name: string, mountPath: string, readOnly = false): IVolum
   mountPath,
   ...(readOnly ? { readOnly: true } : {}),
 });
+
+/** The volumeMounts of an agent-pod container, from the contract's `podMounts`. */
+export const containerMounts = (container: PodContainerKey): IVolumeMount[] => podMounts(container).map((m) => mount(m.name, m.mountPath, m.readOnly));
 
 export const emptyDir = (name: string): IVolume => ({ name, emptyDir: {} });
 

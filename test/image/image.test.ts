@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
 import { release } from "../../generator/contract/release.ts";
 import { repoPath } from "../support/repo.ts";
-import { BASE_IMAGE, setupImageEnv, type ImageTestEnv } from "./support/environment.ts";
+import { BASE_IMAGE, type ImageTestEnv } from "./support/environment.ts";
+import { useImageEnv } from "./support/hooks.ts";
 import { DOCKER, docker, dockerOk, exec } from "./support/docker.ts";
 
 /**
@@ -13,12 +14,7 @@ import { DOCKER, docker, dockerOk, exec } from "./support/docker.ts";
 const { user, paths, commands, stopSignal } = imageContract;
 
 let env: ImageTestEnv;
-beforeAll(async () => {
-  env = await setupImageEnv();
-});
-afterAll(async () => {
-  await env?.fake.close();
-});
+useImageEnv((e) => (env = e));
 
 interface ImageConfig {
   User: string;

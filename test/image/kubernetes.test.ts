@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
-import { setupImageEnv, type ImageTestEnv } from "./support/environment.ts";
+import { LISTENING, type ImageTestEnv } from "./support/environment.ts";
+import { useImageEnv } from "./support/hooks.ts";
 import { startFakeKube, type FakeKube } from "./support/fake-kube.ts";
 import { agentsInPool, newPod } from "./support/fixtures.ts";
 import { runOneShot } from "./support/pod.ts";
@@ -15,16 +16,14 @@ const { env: names, commands } = imageContract;
 
 let env: ImageTestEnv;
 let kube: FakeKube;
+useImageEnv((e) => (env = e));
 beforeAll(async () => {
-  env = await setupImageEnv();
   kube = await startFakeKube();
 });
 afterAll(async () => {
   await kube?.close();
-  await env?.fake.close();
 });
 beforeEach(() => {
-  env.fake.reset();
   kube.requests.length = 0;
   kube.deployments.clear();
   kube.forbidden.clear();
@@ -35,7 +34,7 @@ describe("azp-deregister in Kubernetes", () => {
     // POD_NAMESPACE unset: the namespace comes from the ServiceAccount mount.
     const pod = newPod(env, { env: { deregister: { [names.podNamespace.name]: undefined } }, dockerArgs: { deregister: kube.dockerArgs() } });
     await pod.start();
-    await pod.waitForLog("agent", "Listening for Jobs");
+    await pod.waitForLog("agent", LISTENING);
     const [job] = env.fake.enqueueJobs(env.poolId, { script: "echo in-kubernetes" });
     await env.fake.waitFor(() => env.fake.job(job ?? -1).result, { timeoutMs: 60_000, what: "the job" });
 
@@ -57,7 +56,7 @@ describe("azp-deregister in Kubernetes", () => {
     // log an authentication error. The agent container tells the sidecar it stopped on SIGTERM.
     const pod = newPod(env, { dockerArgs: { deregister: kube.dockerArgs() } });
     await pod.start();
-    await pod.waitForLog("agent", "Listening for Jobs");
+    await pod.waitForLog("agent", LISTENING);
     await pod.signal("agent");
     await pod.waitForExit("agent", 15_000);
     await pod.waitForLog("deregister", "not deleting it again", 30_000);

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { imageContract, tokenFilePath } from "../../generator/contract/image.ts";
-import { AGENT_VERSION, PAT, setupImageEnv, type ImageTestEnv } from "./support/environment.ts";
+import { AGENT_VERSION, LISTENING, PAT, type ImageTestEnv } from "./support/environment.ts";
+import { useImageEnv } from "./support/hooks.ts";
 import { agentDeletes, agentsInPool, imageRequests, newPod, requestsInOrder, shape } from "./support/fixtures.ts";
 import { docker } from "./support/docker.ts";
 
@@ -11,18 +12,9 @@ import { docker } from "./support/docker.ts";
  */
 
 const { stateFiles, paths } = imageContract;
-const LISTENING = "Listening for Jobs";
 
 let env: ImageTestEnv;
-beforeAll(async () => {
-  env = await setupImageEnv();
-});
-afterAll(async () => {
-  await env?.fake.close();
-});
-beforeEach(() => {
-  env.fake.reset();
-});
+useImageEnv((e) => (env = e));
 
 async function enqueue(script: string, displayName = "Job"): Promise<number> {
   const [id] = env.fake.enqueueJobs(env.poolId, { script, displayName });

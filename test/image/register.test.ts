@@ -1,9 +1,10 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { imageContract, tokenFilePath } from "../../generator/contract/image.ts";
 import type { FakeAdo } from "../fake-ado/server.ts";
-import { EXPIRED_PAT, PAT, POOL, UNKNOWN_PAT, setupImageEnv, startFake, type ImageTestEnv } from "./support/environment.ts";
+import { EXPIRED_PAT, LISTENING, PAT, POOL, UNKNOWN_PAT, startFake, type ImageTestEnv } from "./support/environment.ts";
+import { useImageEnv } from "./support/hooks.ts";
 import { docker } from "./support/docker.ts";
 import { agentsInPool, imageRequests, newPod, requestsInOrder, shape } from "./support/fixtures.ts";
 
@@ -15,15 +16,7 @@ import { agentsInPool, imageRequests, newPod, requestsInOrder, shape } from "./s
 const { env: names, paths } = imageContract;
 
 let env: ImageTestEnv;
-beforeAll(async () => {
-  env = await setupImageEnv();
-});
-afterAll(async () => {
-  await env?.fake.close();
-});
-beforeEach(() => {
-  env.fake.reset();
-});
+useImageEnv((e) => (env = e));
 
 interface FailureCase {
   name: string;
@@ -168,7 +161,7 @@ describe("azp-register with AZP_AGENT_SOURCE=download", () => {
 
     await pod.startDeregister();
     await pod.startAgent();
-    await pod.waitForLog("agent", "Listening for Jobs");
+    await pod.waitForLog("agent", LISTENING);
     const [job] = env.fake.enqueueJobs(env.poolId, { script: "echo downloaded-agent-works" });
     const result = await env.fake.waitFor(() => env.fake.job(job ?? -1).result, { timeoutMs: 60_000, what: "the job" });
     expect(result).toBe("succeeded");

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { imageContract, tokenFilePath } from "../../generator/contract/image.ts";
 import type { FakeAdo } from "../fake-ado/server.ts";
-import { EXPIRED_PAT, PAT, POOL, UNKNOWN_PAT, setupImageEnv, type ImageTestEnv } from "./support/environment.ts";
+import { EXPIRED_PAT, PAT, POOL, UNKNOWN_PAT, type ImageTestEnv } from "./support/environment.ts";
+import { useImageEnv } from "./support/hooks.ts";
 import { newPod } from "./support/fixtures.ts";
 import { runOneShot } from "./support/pod.ts";
 import type { ExecResult } from "./support/docker.ts";
@@ -16,14 +17,8 @@ const { env: names, commands } = imageContract;
 
 let env: ImageTestEnv;
 let release: string;
-beforeAll(async () => {
-  env = await setupImageEnv();
-});
-afterAll(async () => {
-  await env?.fake.close();
-});
+useImageEnv((e) => (env = e));
 beforeEach(() => {
-  env.fake.reset();
   release = `azp-smoke/${randomBytes(2).toString("hex")}-azp-agent`;
 });
 

@@ -19,6 +19,8 @@ export const PAT = `azptestpat${randomBytes(12).toString("hex")}`;
 export const EXPIRED_PAT = `azpexpiredpat${randomBytes(12).toString("hex")}`;
 export const UNKNOWN_PAT = `azpunknownpat${randomBytes(12).toString("hex")}`;
 export const POOL = "k8s-pool";
+/** The agent's console line once it waits for a job (ado-contract.md; the fake agent prints it too). */
+export const LISTENING = "Listening for Jobs";
 export const BASE_IMAGE = process.env["AZP_TEST_BASE_IMAGE"] ?? "local/debian:bookworm";
 /** The fake package carries the contract's agent version, as the real baked one would. */
 export const AGENT_VERSION: string = release.agentVersion;
@@ -112,7 +114,7 @@ export interface ImageTestEnv {
   readonly poolId: number;
 }
 
-/** Everything a test file needs; call in beforeAll, close `fake` in afterAll. */
+/** Everything a test file needs; call in beforeAll, close `fake` in afterAll (or use useImageEnv from ./hooks.ts). */
 export async function setupImageEnv(options: FakeAdoOptions = {}): Promise<ImageTestEnv> {
   await ensureDocker();
   const pkg = await agentPackage();

@@ -2,15 +2,16 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { imageContract, tokenFilePath } from "../../../generator/contract/image.ts";
+import { envFor, imageContract, podMounts, tokenFilePath, type EnvKey, type ImageCommand, type PodContainerKey } from "../../../generator/contract/image.ts";
 import { containerLogs, containerState, docker, dockerOk, waitForExit, waitUntil, type ExecResult } from "./docker.ts";
 
 /**
  * A Kubernetes pod of the chart, simulated with Docker: the same three containers started in the
- * pod's order (register → deregister → agent), each with the mounts and environment the chart
- * gives it, emptyDirs as Docker volumes, the PAT Secret as a read-only directory mounted only
- * into register and deregister, read-only root filesystems, and `--network host` so that
- * 127.0.0.1 is the in-process fake Azure DevOps.
+ * pod's order (register → deregister → agent), each with the mounts (contract `podMounts`) and
+ * environment variables (contract `envFor`) the chart gives it, emptyDirs as host directories,
+ * the PAT Secret as a read-only directory, read-only root filesystems, and `--network host` so
+ * that 127.0.0.1 is the in-process fake Azure DevOps. The projected ServiceAccount token is not
+ * simulated here: tests that need one pass it in `dockerArgs` (support/fake-kube.ts).
  */
 
 const { paths, stateFiles, env, commands, user } = imageContract;
@@ -18,23 +19,17 @@ const { paths, stateFiles, env, commands, user } = imageContract;
 /** Where the simulated emptyDirs live on the host (tests run as root, like the kubelet). */
 const POD_VOLUMES_ROOT = join(tmpdir(), "azp-test-pods");
 
-export type PodContainer = "register" | "deregister" | "agent";
-type VolumeKey = "agent" | "work" | "state" | "home" | "tmp";
+export type PodContainer = PodContainerKey;
+const POD_CONTAINERS = Object.keys(imageContract.podMounts) as PodContainer[];
 
-/** Mount points of the emptyDirs, per container (what the chart is to mount). */
-const MOUNTS: Record<PodContainer, readonly VolumeKey[]> = {
-  register: ["agent", "state", "tmp"],
-  deregister: ["state", "tmp"],
-  agent: ["agent", "work", "state", "home", "tmp"],
-};
+/** The image command each pod container runs. */
+const COMMAND_OF: Record<PodContainer, ImageCommand> = { register: "register", deregister: "deregister", agent: "run" };
 
-const MOUNT_PATH: Record<VolumeKey, string> = {
-  agent: paths.agentHome,
-  work: paths.work,
-  state: paths.state,
-  home: paths.home,
-  tmp: paths.tmp,
-};
+/** Volumes that are not emptyDirs: the PAT Secret and the projected ServiceAccount token. */
+const NOT_EMPTY_DIRS = new Set(["token", "serviceAccount"]);
+
+/** The pod's emptyDirs (contract volume names), in first-mount order. */
+const EMPTY_DIRS: string[] = [...new Set(POD_CONTAINERS.flatMap((c) => podMounts(c).filter((m) => !NOT_EMPTY_DIRS.has(m.volume)).map((m) => m.name)))];
 
 export interface PodOptions {
   image: string;
@@ -77,38 +72,50 @@ export class FakePod {
     return `${this.name}-${container}`;
   }
 
-  /** Host directory bind-mounted as the volume (see ensureVolumes). */
-  volumeName(volume: VolumeKey): string {
+  /** Host directory bind-mounted as the emptyDir `volume` (a contract volume name; see ensureVolumes). */
+  volumeDir(volume: string): string {
     return join(POD_VOLUMES_ROOT, this.name, volume);
   }
 
-  /** The environment the chart sets on a container (contract `reads`), plus overrides. */
   get release(): string {
     return this.options.release ?? "azp-test/azp-agent";
   }
 
+  /** This pod's value of a contract variable, as the chart would set it; undefined = not set. */
+  private envValue(key: EnvKey): string | undefined {
+    switch (key) {
+      case "url":
+        return this.options.url;
+      case "pool":
+        return this.options.pool;
+      case "tokenFile":
+        return tokenFilePath;
+      case "agentName":
+      case "podName":
+        return this.name;
+      case "podNamespace":
+        return "azp-test";
+      case "release":
+        return this.release;
+      case "work":
+        return paths.work;
+      case "agentSource":
+        return "baked";
+      case "connectAttempts":
+        return "3";
+      case "retrySeconds":
+        return "1";
+      case "packageUrl":
+      case "deployment":
+      case "smokeMinAgents":
+      case "smokeTimeout":
+        return undefined;
+    }
+  }
+
+  /** The environment the chart sets on a container (contract `envFor`), plus overrides. */
   environment(container: PodContainer): Record<string, string> {
-    const base: Record<string, string | undefined> =
-      container === "register"
-        ? {
-            [env.url.name]: this.options.url,
-            [env.pool.name]: this.options.pool,
-            [env.tokenFile.name]: tokenFilePath,
-            [env.agentName.name]: this.name,
-            [env.release.name]: this.release,
-            [env.work.name]: paths.work,
-            [env.agentSource.name]: "baked",
-            [env.connectAttempts.name]: "3",
-          }
-        : container === "deregister"
-          ? {
-              [env.url.name]: this.options.url,
-              [env.tokenFile.name]: tokenFilePath,
-              [env.podName.name]: this.name,
-              [env.podNamespace.name]: "azp-test",
-              [env.retrySeconds.name]: "1",
-            }
-          : { [env.release.name]: this.release, [env.work.name]: paths.work };
+    const base = Object.fromEntries(envFor(COMMAND_OF[container]).map((key) => [env[key].name, this.envValue(key)]));
     const merged = { ...base, ...(this.options.env?.[container] ?? {}) };
     return Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined));
   }
@@ -116,12 +123,14 @@ export class FakePod {
   private runArgs(container: PodContainer, detach: boolean): string[] {
     const args = ["run", ...(detach ? ["--detach"] : []), "--name", this.containerName(container), "--network", "host", "--read-only"];
     args.push("--user", `${user.uid}:${user.gid}`, "--label", `azp-test-pod=${this.name}`);
-    for (const volume of MOUNTS[container]) args.push("--volume", `${this.volumeName(volume)}:${MOUNT_PATH[volume]}`);
-    // The PAT only where the chart mounts it: never in the job container.
-    if (this.secretDir !== undefined && container !== "agent") args.push("--volume", `${this.secretDir}:${paths.secrets}:ro`);
+    for (const m of podMounts(container)) {
+      // The PAT only where the chart mounts it: never in the job container.
+      if (m.volume === "token" && this.secretDir !== undefined) args.push("--volume", `${this.secretDir}:${m.mountPath}:ro`);
+      if (!NOT_EMPTY_DIRS.has(m.volume)) args.push("--volume", `${this.volumeDir(m.name)}:${m.mountPath}${m.readOnly ? ":ro" : ""}`);
+    }
     for (const [key, value] of Object.entries(this.environment(container))) args.push("--env", `${key}=${value}`);
     args.push(...(this.options.dockerArgs?.[container] ?? []));
-    args.push(this.options.image, commands[container === "agent" ? "run" : container]);
+    args.push(this.options.image, commands[COMMAND_OF[container]]);
     return args;
   }
 
@@ -132,9 +141,9 @@ export class FakePod {
    */
   private ensureVolumes(): Promise<void> {
     this.volumesReady ??= (async () => {
-      for (const volume of ["agent", "work", "state", "home", "tmp"] as const) {
-        mkdirSync(this.volumeName(volume), { recursive: true });
-        chmodSync(this.volumeName(volume), 0o777);
+      for (const volume of EMPTY_DIRS) {
+        mkdirSync(this.volumeDir(volume), { recursive: true });
+        chmodSync(this.volumeDir(volume), 0o777);
       }
     })();
     return this.volumesReady;
@@ -201,14 +210,14 @@ export class FakePod {
 
   /** A file of the `state` volume, read through a throw-away container; undefined if absent. */
   async stateFile(file: string): Promise<string | undefined> {
-    const r = await docker(["run", "--rm", "--volume", `${this.volumeName("state")}:/state:ro`, "--entrypoint", "cat", this.options.image, `/state/${file}`]);
+    const r = await docker(["run", "--rm", "--volume", `${this.volumeDir(imageContract.volumes.state)}:/state:ro`, "--entrypoint", "cat", this.options.image, `/state/${file}`]);
     return r.code === 0 ? r.stdout : undefined;
   }
 
-  /** Runs a shell command as root over every volume of the pod (mounted under /pod/<volume>). */
+  /** Runs a shell command as root over every emptyDir of the pod (mounted under /pod/<volume name>). */
   async inspectVolumes(script: string, input?: string): Promise<ExecResult> {
     const args = ["run", "--rm", "--interactive", "--user", "0:0"];
-    for (const volume of ["agent", "work", "state", "home", "tmp"] as const) args.push("--volume", `${this.volumeName(volume)}:/pod/${volume}:ro`);
+    for (const volume of EMPTY_DIRS) args.push("--volume", `${this.volumeDir(volume)}:/pod/${volume}:ro`);
     args.push("--entrypoint", "bash", this.options.image, "-c", script);
     return docker(args, { timeoutMs: 120_000, ...(input === undefined ? {} : { input }) });
   }
@@ -216,7 +225,7 @@ export class FakePod {
   /** Every container's logs, for failure reports. */
   async allLogs(): Promise<string> {
     const parts: string[] = [];
-    for (const container of ["register", "deregister", "agent"] as const) {
+    for (const container of POD_CONTAINERS) {
       if (!this.started.has(container)) continue;
       parts.push(`----- ${this.containerName(container)} -----\n${await this.logs(container)}`);
     }
@@ -224,8 +233,7 @@ export class FakePod {
   }
 
   async remove(): Promise<void> {
-    const containers = (["register", "deregister", "agent"] as const).map((c) => this.containerName(c));
-    await docker(["rm", "--force", "--volumes", ...containers]);
+    await docker(["rm", "--force", "--volumes", ...POD_CONTAINERS.map((c) => this.containerName(c))]);
     rmSync(join(POD_VOLUMES_ROOT, this.name), { recursive: true, force: true });
     if (this.secretDir !== undefined) rmSync(this.secretDir, { recursive: true, force: true });
   }

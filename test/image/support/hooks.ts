@@ -1,0 +1,18 @@
+import { afterAll, beforeAll, beforeEach } from "vitest";
+import { setupImageEnv, type ImageTestEnv } from "./environment.ts";
+
+/**
+ * The hooks of a test file that uses the image: the environment set up once (handed to
+ * `receive`), the fake's state reset before every test, the fake closed at the end.
+ */
+export function useImageEnv(receive: (env: ImageTestEnv) => void): void {
+  let env: ImageTestEnv | undefined;
+  beforeAll(async () => {
+    env = await setupImageEnv();
+    receive(env);
+  });
+  beforeEach(() => env?.fake.reset());
+  afterAll(async () => {
+    await env?.fake.close();
+  });
+}
