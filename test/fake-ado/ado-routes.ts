@@ -1,5 +1,6 @@
 // The Azure DevOps REST surface under `/{org}/_apis/...` (contract §3.1–§3.10) plus the two
 // fake-only endpoints an agent needs: the OAuth token endpoint and the job log upload [I].
+import { apiResources, type ApiResource } from "./api-version.ts";
 import { JWT_BEARER_ASSERTION_TYPE, OAuthError, verifyClientAssertion, type Principal } from "./auth.ts";
 import type { RequestContext } from "./core.ts";
 import { AdoError, adoErrors } from "./errors.ts";
@@ -26,6 +27,8 @@ export interface Route {
   method: string;
   template: readonly string[];
   auth: RouteAuth;
+  /** Versioning rules (api-version.ts); undefined = not a versioned REST resource (the OAuth token endpoint). */
+  resource: ApiResource | undefined;
   handle: (ctx: RequestContext) => Promise<void> | void;
 }
 
@@ -374,25 +377,25 @@ async function issueToken(ctx: RequestContext): Promise<void> {
 }
 
 export const ADO_ROUTES: readonly Route[] = [
-  { method: "GET", template: ["_apis", "connectionData"], auth: "agent", handle: connectionData },
-  { method: "POST", template: ["_apis", "oauth2", "token"], auth: "anonymous", handle: issueToken },
-  { method: "GET", template: [...DT, "packages", ":packageType"], auth: "user", handle: listPackages },
-  { method: "GET", template: [...DT, "packages", ":packageType", ":platform"], auth: "user", handle: listPackages },
-  { method: "GET", template: [...DT, "packages", ":packageType", ":platform", ":version"], auth: "user", handle: getPackage },
-  { method: "GET", template: [...DT, "pools"], auth: "user", handle: listPools },
-  { method: "GET", template: [...POOL], auth: "user", handle: getPool },
-  { method: "GET", template: [...POOL, "agents"], auth: "user", handle: listAgents },
-  { method: "POST", template: [...POOL, "agents"], auth: "user", handle: addAgent },
-  { method: "GET", template: [...POOL, "agents", ":agentId"], auth: "user", handle: getAgent },
-  { method: "PUT", template: [...POOL, "agents", ":agentId"], auth: "user", handle: replaceAgent },
-  { method: "PATCH", template: [...POOL, "agents", ":agentId"], auth: "user", handle: updateAgent },
-  { method: "DELETE", template: [...POOL, "agents", ":agentId"], auth: "user", handle: deleteAgent },
-  { method: "POST", template: [...POOL, "sessions"], auth: "agent", handle: createSession },
-  { method: "DELETE", template: [...POOL, "sessions", ":sessionId"], auth: "agent", handle: deleteSession },
-  { method: "GET", template: [...POOL, "messages"], auth: "agent", handle: getMessage },
-  { method: "DELETE", template: [...POOL, "messages", ":messageId"], auth: "agent", handle: deleteMessage },
-  { method: "GET", template: [...POOL, "jobrequests"], auth: "user", handle: listJobRequests },
-  { method: "GET", template: [...POOL, "jobrequests", ":requestId"], auth: "agent", handle: getJobRequest },
-  { method: "PATCH", template: [...POOL, "jobrequests", ":requestId"], auth: "agent", handle: updateJobRequest },
-  { method: "POST", template: [...DT, "hubs", ":hub", "plans", ":planId", "logs"], auth: "agent", handle: uploadLog },
+  { method: "GET", template: ["_apis", "connectionData"], auth: "agent", resource: apiResources.connectionData, handle: connectionData },
+  { method: "POST", template: ["_apis", "oauth2", "token"], auth: "anonymous", resource: undefined, handle: issueToken },
+  { method: "GET", template: [...DT, "packages", ":packageType"], auth: "user", resource: apiResources.packages, handle: listPackages },
+  { method: "GET", template: [...DT, "packages", ":packageType", ":platform"], auth: "user", resource: apiResources.packages, handle: listPackages },
+  { method: "GET", template: [...DT, "packages", ":packageType", ":platform", ":version"], auth: "user", resource: apiResources.packages, handle: getPackage },
+  { method: "GET", template: [...DT, "pools"], auth: "user", resource: apiResources.pools, handle: listPools },
+  { method: "GET", template: [...POOL], auth: "user", resource: apiResources.pools, handle: getPool },
+  { method: "GET", template: [...POOL, "agents"], auth: "user", resource: apiResources.agents, handle: listAgents },
+  { method: "POST", template: [...POOL, "agents"], auth: "user", resource: apiResources.agents, handle: addAgent },
+  { method: "GET", template: [...POOL, "agents", ":agentId"], auth: "user", resource: apiResources.agents, handle: getAgent },
+  { method: "PUT", template: [...POOL, "agents", ":agentId"], auth: "user", resource: apiResources.agents, handle: replaceAgent },
+  { method: "PATCH", template: [...POOL, "agents", ":agentId"], auth: "user", resource: apiResources.agents, handle: updateAgent },
+  { method: "DELETE", template: [...POOL, "agents", ":agentId"], auth: "user", resource: apiResources.agents, handle: deleteAgent },
+  { method: "POST", template: [...POOL, "sessions"], auth: "agent", resource: apiResources.sessions, handle: createSession },
+  { method: "DELETE", template: [...POOL, "sessions", ":sessionId"], auth: "agent", resource: apiResources.sessions, handle: deleteSession },
+  { method: "GET", template: [...POOL, "messages"], auth: "agent", resource: apiResources.messages, handle: getMessage },
+  { method: "DELETE", template: [...POOL, "messages", ":messageId"], auth: "agent", resource: apiResources.messages, handle: deleteMessage },
+  { method: "GET", template: [...POOL, "jobrequests"], auth: "user", resource: apiResources.jobrequests, handle: listJobRequests },
+  { method: "GET", template: [...POOL, "jobrequests", ":requestId"], auth: "agent", resource: apiResources.jobrequests, handle: getJobRequest },
+  { method: "PATCH", template: [...POOL, "jobrequests", ":requestId"], auth: "agent", resource: apiResources.jobrequests, handle: updateJobRequest },
+  { method: "POST", template: [...DT, "hubs", ":hub", "plans", ":planId", "logs"], auth: "agent", resource: apiResources.logs, handle: uploadLog },
 ];

@@ -80,16 +80,6 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** The version the client asked for (query or Accept header), echoed back as the service does. */
-export function requestedApiVersion(req: IncomingMessage, query: Query): string {
-  const fromQuery = query.get("api-version");
-  if (fromQuery) return fromQuery;
-  const accept = req.headers.accept ?? "";
-  const match = /api-version=([^;,\s]+)/i.exec(accept);
-  // §1.3: never required; "7.1" is what an unversioned call to the service reports.
-  return match?.[1] ?? "7.1";
-}
-
 function commonHeaders(res: ServerResponse): void {
   // Every service response carries an ActivityId; handy for correlating the request log.
   if (!res.hasHeader("ActivityId")) res.setHeader("ActivityId", randomUUID());

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeAdo, type FakeAdo } from "./server.ts";
 import { createSpecValidator } from "./spec.ts";
 import {
+  API,
   basic,
   bearer,
   call,
@@ -234,7 +235,7 @@ describe("GIVEN agent registration (§3.7)", () => {
     // GIVEN
     await registerAgent(fake, 1, "agent-a", PAT_AUTH);
     // WHEN
-    const result = await call(fake, "/_apis/distributedtask/pools/1/agents", { method: "POST", auth: PAT_AUTH, json: { name: "AGENT-A" } });
+    const result = await call(fake, "/_apis/distributedtask/pools/1/agents", { method: "POST", auth: PAT_AUTH, apiVersion: API.ga, json: { name: "AGENT-A" } });
     // THEN
     expect(result.status).toBe(409);
     expect(obj(result.body)).toMatchObject({ typeKey: "TaskAgentExistsException", message: "Pool 1 already contains an agent with name AGENT-A." });
@@ -261,7 +262,7 @@ describe("GIVEN agent registration (§3.7)", () => {
     const sessionId = String(obj((await openSession(fake, 1, Number(agent["id"]), PAT_AUTH)).body)["sessionId"]);
     const replacement = { ...agent, version: "4.270.0", authorization: { publicKey: newAgentKey().publicKey } };
     // WHEN
-    const result = await call(fake, `/_apis/distributedtask/pools/1/agents/${String(agent["id"])}`, { method: "PUT", auth: PAT_AUTH, json: replacement });
+    const result = await call(fake, `/_apis/distributedtask/pools/1/agents/${String(agent["id"])}`, { method: "PUT", auth: PAT_AUTH, apiVersion: API.ga, json: replacement });
     // THEN
     expect(result.status).toBe(200);
     expect(obj(result.body)).toMatchObject({ id: agent["id"], version: "4.270.0", status: "offline" });
@@ -274,7 +275,7 @@ describe("GIVEN agent registration (§3.7)", () => {
     // GIVEN
     const { agent } = await registerAgent(fake, 1, "agent-a", PAT_AUTH);
     // WHEN
-    const result = await call(fake, `/_apis/distributedtask/pools/1/agents/${String(agent["id"])}`, { method: "PATCH", auth: PAT_AUTH, json: { id: agent["id"], enabled: false } });
+    const result = await call(fake, `/_apis/distributedtask/pools/1/agents/${String(agent["id"])}`, { method: "PATCH", auth: PAT_AUTH, apiVersion: API.ga, json: { id: agent["id"], enabled: false } });
     // THEN
     expect(obj(result.body)["enabled"]).toBe(false);
   });
@@ -285,9 +286,9 @@ describe("GIVEN agent registration (§3.7)", () => {
     const taken = await takeNextJob(fake, 1, "busy-agent", PAT_AUTH);
     const agentUrl = `/_apis/distributedtask/pools/1/agents/${taken.agentId}`;
     // WHEN
-    const refused = await call(fake, agentUrl, { method: "DELETE", auth: PAT_AUTH });
+    const refused = await call(fake, agentUrl, { method: "DELETE", auth: PAT_AUTH, apiVersion: API.ga });
     await patchJob(fake, 1, requestId, PAT_AUTH, { result: "succeeded", finishTime: new Date().toISOString() });
-    const accepted = await call(fake, agentUrl, { method: "DELETE", auth: PAT_AUTH });
+    const accepted = await call(fake, agentUrl, { method: "DELETE", auth: PAT_AUTH, apiVersion: API.ga });
     // THEN
     expect(refused.status).toBe(400);
     expect(obj(refused.body)).toMatchObject({
@@ -358,7 +359,7 @@ describe("GIVEN the listener protocol (§3.8)", () => {
     // GIVEN a received job
     const [requestId = 0] = fake.enqueueJobs(1, { script: "sleep 100" });
     const taken = await takeNextJob(fake, 1, "agent-a", PAT_AUTH);
-    await call(fake, `/_apis/distributedtask/pools/1/messages/${taken.messageId}?sessionId=${taken.sessionId}`, { method: "DELETE", auth: PAT_AUTH });
+    await call(fake, `/_apis/distributedtask/pools/1/messages/${taken.messageId}?sessionId=${taken.sessionId}`, { method: "DELETE", auth: PAT_AUTH, apiVersion: API.messages });
     await patchJob(fake, 1, requestId, PAT_AUTH, { lockedUntil: null });
     // WHEN
     const cancel = await fetch(`${fake.baseUrl}/_fake/jobs/${requestId}/cancel`, { method: "POST" });
@@ -438,6 +439,7 @@ describe("GIVEN KEDA's jobrequests forms (§3.9, §5)", () => {
     await call(fake, "/_apis/distributedtask/pools/1/agents", {
       method: "POST",
       auth: PAT_AUTH,
+      apiVersion: API.ga,
       json: { name: "template", version: "4.264.2", systemCapabilities: { maven: "3.9", "Agent.Version": "4.264.2" } },
     });
     // WHEN
@@ -537,6 +539,7 @@ describe("GIVEN agent OAuth credentials (§3.7 step 9)", () => {
     const log = await call(fake, `/_apis/distributedtask/hubs/build/plans/${fake.job(requestId).planId}/logs`, {
       method: "POST",
       auth: bearer(token),
+      apiVersion: API.jobrequests,
       json: { requestId, exitCode: 0, output: "hi\n" },
     });
     const finish = await patchJob(fake, 1, requestId, bearer(token), { result: "succeeded" });
@@ -557,7 +560,7 @@ describe("GIVEN agent OAuth credentials (§3.7 step 9)", () => {
     // GIVEN
     const { agent, token } = await oauthAgent("agent-a");
     // WHEN
-    await call(fake, `/_apis/distributedtask/pools/1/agents/${String(agent["id"])}`, { method: "PUT", auth: PAT_AUTH, json: { ...agent, authorization: { publicKey: newAgentKey().publicKey } } });
+    await call(fake, `/_apis/distributedtask/pools/1/agents/${String(agent["id"])}`, { method: "PUT", auth: PAT_AUTH, apiVersion: API.ga, json: { ...agent, authorization: { publicKey: newAgentKey().publicKey } } });
     // THEN
     expect((await openSession(fake, 1, Number(agent["id"]), bearer(token))).status).toBe(401);
   });
@@ -587,7 +590,6 @@ describe("GIVEN the request log and request tolerance (§1.1, §1.3, §3)", () =
   it.each([
     ["upper-case query names", "/_apis/distributedtask/pools?POOLNAME=k8s-pool&POOLTYPE=automation"],
     ["a trailing slash in the org URL (//_apis)", "/_apis/distributedtask/pools?poolName=k8s-pool".replace("/_apis", "//_apis")],
-    ["an api-version the resource never had", "/_apis/distributedtask/pools?poolName=k8s-pool&api-version=1.0-bogus"],
     ["api-version in the Accept header", "/_apis/distributedtask/pools?poolName=k8s-pool"],
   ])("should tolerate %s", async (_name, path) => {
     // WHEN
@@ -615,5 +617,74 @@ describe("GIVEN the request log and request tolerance (§1.1, §1.3, §3)", () =
     expect((state["pools"] as unknown[]).length).toBe(3);
     expect(fake.state().pools.map((p) => p.name)).toEqual(["k8s-pool", "deploy-pool"]);
     expect(fake.state().jobs).toEqual([]);
+  });
+});
+
+describe("GIVEN the service's api-version rules (§1.3)", () => {
+  it("should refuse a DELETE without api-version with 400 VssVersionNotSpecifiedException, and remove nothing", async () => {
+    // GIVEN
+    const { agent } = await registerAgent(fake, 1, "agent-v", PAT_AUTH);
+    const agentUrl = `/_apis/distributedtask/pools/1/agents/${String(agent["id"])}`;
+    // WHEN
+    const result = await call(fake, agentUrl, { method: "DELETE", auth: PAT_AUTH });
+    // THEN
+    expect(result.status).toBe(400);
+    expect(obj(result.body)).toMatchObject({
+      typeKey: "VssVersionNotSpecifiedException",
+      message:
+        'No api-version was supplied for the "DELETE" request. The version must be supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter (e.g. "?api-version=1.0").',
+    });
+    expect(fake.state().agents.map((a) => a.name)).toEqual(["agent-v"]);
+  });
+
+  it.each([
+    ["POST", "/_apis/distributedtask/pools/1/agents", { name: "x" }],
+    ["PUT", "/_apis/distributedtask/pools/1/agents/1", { name: "x" }],
+    ["PATCH", "/_apis/distributedtask/pools/1/agents/1", { enabled: false }],
+    ["PATCH", "/_apis/distributedtask/pools/1/jobrequests/1?lockToken=00000000-0000-0000-0000-000000000000", { requestId: 1 }],
+  ])("should refuse %s %s without api-version", async (method, path, json) => {
+    // WHEN
+    const result = await call(fake, path, { method, auth: PAT_AUTH, json });
+    // THEN
+    expect(result.status).toBe(400);
+    expect(obj(result.body)["typeKey"]).toBe("VssVersionNotSpecifiedException");
+    expect(obj(result.body)["message"]).toContain(`for the "${method}" request`);
+  });
+
+  it.each([
+    ["a GET without any version", "/_apis/distributedtask/pools?poolName=k8s-pool", undefined, 200, undefined],
+    ["7.1 in the query of a GA resource", "/_apis/distributedtask/pools?poolName=k8s-pool&api-version=7.1", undefined, 200, undefined],
+    ["7.1 in the Accept header of a GA resource", "/_apis/distributedtask/pools?poolName=k8s-pool", "7.1", 200, undefined],
+    ["a preview version of a GA resource", "/_apis/distributedtask/pools?poolName=k8s-pool&api-version=5.1-preview.1", undefined, 200, undefined],
+    ["7.1 on the preview-only jobrequests", "/_apis/distributedtask/pools/1/jobrequests?api-version=7.1", undefined, 400, "VssInvalidPreviewVersionException"],
+    ["5.1-preview.1 on jobrequests", "/_apis/distributedtask/pools/1/jobrequests?api-version=5.1-preview.1", undefined, 200, undefined],
+    ["7.1 on connectionData", "/_apis/connectionData?api-version=7.1", undefined, 400, "VssInvalidPreviewVersionException"],
+    ["7.1-preview on connectionData", "/_apis/connectionData?api-version=7.1-preview", undefined, 200, undefined],
+    ["a version that does not parse", "/_apis/distributedtask/pools?api-version=1.0-bogus", undefined, 400, "VssInvalidApiVersionException"],
+    ["a version above the newest", "/_apis/distributedtask/pools?api-version=9.0", undefined, 400, "VssVersionOutOfRangeException"],
+  ])("should answer %s", async (_name, path, apiVersion, status, typeKey) => {
+    // WHEN
+    const result = await call(fake, path, { auth: PAT_AUTH, ...(apiVersion === undefined ? {} : { apiVersion }) });
+    // THEN
+    expect(result.status).toBe(status);
+    if (typeKey !== undefined) expect(obj(result.body)["typeKey"]).toBe(typeKey);
+  });
+
+  it("should say which version to ask for when a preview-only resource gets a released one", async () => {
+    // WHEN
+    const result = await call(fake, "/_apis/distributedtask/packages/agent?api-version=7.1", { auth: PAT_AUTH });
+    // THEN
+    expect(obj(result.body)["message"]).toBe(
+      'The requested version "7.1" of the resource is under preview. The -preview flag must be supplied in the api-version for such requests. For example: "7.1-preview"',
+    );
+  });
+
+  it("should not version the OAuth token endpoint (not a REST resource of the organization)", async () => {
+    // GIVEN
+    const { agent, key } = await registerAgent(fake, 1, "agent-t", PAT_AUTH);
+    // WHEN
+    const result = await exchangeToken(fake, agent, key);
+    // THEN
+    expect(result.status).toBe(200);
   });
 });

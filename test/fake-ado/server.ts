@@ -19,7 +19,8 @@ import {
 } from "./control.ts";
 import type { FakeAdoCore, PoolSeed, RequestContext, RequestLogEntry } from "./core.ts";
 import { AdoError, adoErrors } from "./errors.ts";
-import { Query, matchRoute, normalizePath, requestedApiVersion, sendAdoError, sendText } from "./http.ts";
+import { checkApiVersion, requestedVersionText } from "./api-version.ts";
+import { Query, matchRoute, normalizePath, sendAdoError, sendText } from "./http.ts";
 import { FakeAdoModel, type AgentCredentialsMode, type PoolType, type TaskResult } from "./model.ts";
 import { PackageCatalog, type FakeAdoPackage } from "./packages.ts";
 
@@ -197,7 +198,7 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
       path,
       params: {},
       query,
-      apiVersion: requestedApiVersion(req, query),
+      apiVersion: "7.1",
       origin,
       base: { orgUrl: `${origin}/${org}` },
       principal: undefined,
@@ -267,6 +268,10 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
       if (found === undefined) throw adoErrors.resourceNotFound(path);
       if (found === "method") throw adoErrors.methodNotAllowed(method, path);
       ctx.params = found.params;
+      // §1.3: versioning is checked once the caller is authenticated and the route is known.
+      if (found.route.resource !== undefined) {
+        ctx.apiVersion = checkApiVersion(method, found.route.resource, requestedVersionText(query.get("api-version"), req.headers.accept));
+      }
       await found.route.handle(ctx);
     } catch (error) {
       if (res.headersSent) {

@@ -9,7 +9,12 @@ export interface CallOptions {
   headers?: Record<string, string>;
   json?: unknown;
   form?: Record<string, string>;
+  /** Sent in the Accept header like the .NET client (contract §1.3); non-GET calls need one. */
+  apiVersion?: string;
 }
+
+/** api-versions the real agent's client sends per resource (contract §1.3), and 7.1 for GA resources. */
+export const API = { agents: "6.0-preview.2", sessions: "5.1-preview.1", messages: "5.1-preview.1", jobrequests: "5.1-preview.1", ga: "7.1" } as const;
 
 export interface CallResult {
   status: number;
@@ -27,6 +32,7 @@ export async function call(fake: FakeAdo, path: string, options: CallOptions = {
   const url = path.startsWith("http") ? path : `${fake.url}${path}`;
   const headers: Record<string, string> = { ...(options.headers ?? {}) };
   if (options.auth !== undefined) headers["Authorization"] = options.auth;
+  if (options.apiVersion !== undefined) headers["Accept"] = `application/json; api-version=${options.apiVersion}`;
   let body: string | undefined;
   const method = options.method ?? "GET";
   if (options.json !== undefined && method !== "GET" && method !== "HEAD") {
@@ -94,6 +100,7 @@ export async function registerAgent(fake: FakeAdo, poolId: number, name: string,
   const result = await call(fake, `/_apis/distributedtask/pools/${poolId}/agents`, {
     method: "POST",
     auth,
+    apiVersion: API.agents,
     json: {
       id: 0,
       name,
@@ -126,6 +133,7 @@ export async function openSession(fake: FakeAdo, poolId: number, agentId: number
   return call(fake, `/_apis/distributedtask/pools/${poolId}/sessions`, {
     method: "POST",
     auth,
+    apiVersion: API.sessions,
     json: { sessionId: "00000000-0000-0000-0000-000000000000", ownerName: "test", agent: { id: agentId, name: "x", version: "4.264.2" } },
   });
 }
@@ -139,6 +147,7 @@ export function patchJob(fake: FakeAdo, poolId: number, requestId: number, auth:
   return call(fake, `/_apis/distributedtask/pools/${poolId}/jobrequests/${requestId}?lockToken=00000000-0000-0000-0000-000000000000`, {
     method: "PATCH",
     auth,
+    apiVersion: API.jobrequests,
     json: { requestId, ...body },
   });
 }
