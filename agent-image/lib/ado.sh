@@ -31,15 +31,33 @@ ADO_EXIT=0            # exit code matching ADO_CLASS (ado_problem)
 readonly ADO_CONNECT_TIMEOUT=10
 readonly ADO_MAX_TIME=60
 
+# The api-version of every resource the image calls (ado-contract.md §1.3): the service refuses a
+# POST/PUT/PATCH/DELETE without one (400 VssVersionNotSpecifiedException), and a released version
+# on a resource that is only in preview (VssInvalidPreviewVersionException). 7.1 where the resource
+# is GA in the REST spec (taskAgent-7.1.json: pools, agents); otherwise the preview version the
+# agent's own client sends (TaskAgentHttpClientBase.cs), and a preview one for connectionData.
+declare -rA ADO_API_VERSIONS=(
+  [connectionData]="7.1-preview"
+  [pools]="7.1"
+  [agents]="7.1"
+  [packages]="5.1-preview.2"
+  [jobrequests]="5.1-preview.1"
+)
+
 # ado_init <organization url>
 ado_init() {
   ADO_BASE_URL="$1"
 }
 
-# ado_url_decode <text>: percent-decoding for the X-TFS-ServiceError header.
-ado_url_decode() {
-  local text="${1//+/ }"
-  printf '%b' "${text//%/\\x}"
+# ado_url <resource> <path under _apis/, with its query>: the one way the image builds an Azure
+# DevOps URL; it always carries the resource's api-version.
+ado_url() {
+  local resource="$1" path="$2"
+  local version="${ADO_API_VERSIONS[${resource}]:-}"
+  [[ -n "${version}" ]] || die "${EXIT_FAILURE}" "ado_url: no api-version for resource '${resource}' (a bug in the image)"
+  local separator="?"
+  [[ "${path}" != *\?* ]] || separator="&"
+  printf '%s/_apis/%s%sapi-version=%s\n' "${ADO_BASE_URL}" "${path}" "${separator}" "${version}"
 }
 
 # ado_uri_component <text>: percent-encodes a query value (pool and agent names).
@@ -67,11 +85,13 @@ ado_parse_response() {
   ADO_STATUS="${fields[0]:-000}"
   [[ "${ADO_STATUS}" =~ ^[0-9]{3}$ ]] || ADO_STATUS="000"
   ADO_CONTENT_TYPE="${fields[1]:-}"
-  ADO_CURL_ERROR="${fields[2]:-}"
+  text_safe ADO_CONTENT_TYPE "${ADO_CONTENT_TYPE}" 100
+  text_safe ADO_CURL_ERROR "${fields[2]:-}"
   ADO_SERVICE_ERROR="${fields[3]:-}"
   # curl older than 7.84 prints %header{...} literally: then the header is unknown.
   [[ "${ADO_SERVICE_ERROR}" != *"%header{"* ]] || ADO_SERVICE_ERROR=""
-  [[ -z "${ADO_SERVICE_ERROR}" ]] || ADO_SERVICE_ERROR="$(ado_url_decode "${ADO_SERVICE_ERROR}")"
+  text_url_decode ADO_SERVICE_ERROR "${ADO_SERVICE_ERROR}"
+  text_safe ADO_SERVICE_ERROR "${ADO_SERVICE_ERROR}"
   if [[ "${ADO_STATUS}" == "000" ]]; then
     ADO_BODY=""
   fi
@@ -85,6 +105,8 @@ ado_parse_response() {
       <<<"${ADO_BODY}" 2>/dev/null)"; then
       ADO_JSON_OK=1
       IFS=$'\x1f' read -r ADO_TYPE_KEY ADO_MESSAGE <<<"${parsed}" || true
+      text_safe ADO_TYPE_KEY "${ADO_TYPE_KEY}" 100
+      text_safe ADO_MESSAGE "${ADO_MESSAGE}"
     fi
   fi
   ado_classify
@@ -139,7 +161,7 @@ ado_classify() {
   fi
 }
 
-# ado_request <method> <url> [<json body>]: one request authenticated with COMMON_TOKEN.
+# ado_request <method> <url from ado_url> [<json body>]: one request authenticated with COMMON_TOKEN.
 # The Authorization header reaches curl through its config on stdin (`-K -`), so the PAT
 # is on no command line (/proc/*/cmdline is world-readable).
 # Deliberately no `X-TFS-FedAuthRedirect: Suppress`: a rejected PAT then shows up as the
@@ -253,18 +275,19 @@ ado_fail() {
 # ado_check_connection <attempts>: GET connectionData (the cheapest authenticated call,
 # ado-contract.md §3.1); dies with a classified message unless the PAT is accepted.
 ado_check_connection() {
-  ado_request_retry "$1" GET "${ADO_BASE_URL}/_apis/connectionData?connectOptions=0&lastChangeId=-1&lastChangeId64=-1"
+  ado_request_retry "$1" GET "$(ado_url connectionData "connectionData?connectOptions=0&lastChangeId=-1&lastChangeId64=-1")"
   [[ "${ADO_CLASS}" == ok && "${ADO_JSON_OK}" == 1 ]] || ado_fail "checking the connection (GET _apis/connectionData)"
 }
 
 # ado_find_pool <attempts> <pool name> <out var for the id>: dies when the pool is missing.
 # A missing pool is `200 {"count":0}`, not 404 (ado-contract.md §3.5); the PAT may also
-# simply not be allowed to see it.
+# simply not be allowed to see it. Only agent (automation) pools: a deployment pool of the same
+# name is never taken for the agents' pool.
 ado_find_pool() {
   local attempts="$1" pool="$2"
   local -n _pool_id="$3"
   ado_request_retry "${attempts}" GET \
-    "${ADO_BASE_URL}/_apis/distributedtask/pools?poolName=$(ado_uri_component "${pool}")"
+    "$(ado_url pools "distributedtask/pools?poolName=$(ado_uri_component "${pool}")&poolType=Automation")"
   [[ "${ADO_CLASS}" == ok ]] || ado_fail "looking up agent pool '${pool}' (GET _apis/distributedtask/pools)"
   local id
   id="$(jq -r --arg name "${pool}" \

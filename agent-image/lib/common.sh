@@ -110,6 +110,30 @@ setting_url() {
   _out="${_value}"
 }
 
+# setting_https_url <out> <name> <value>: a required https URL (downloads are never taken over
+# plain http: the agent runs with the registration's credential).
+setting_https_url() {
+  local -n _out="$1"
+  local _name="$2" _value="$3"
+  [[ -n "${_value}" ]] || die "${EXIT_SETTINGS}" "${_name} is not set: the https URL of the agent package (tar.gz)"
+  if [[ ! "${_value}" =~ ^https://[^/[:space:]?#]+(/[^[:space:]]*)?$ ]]; then
+    local _shown
+    text_safe _shown "${_value}" 200
+    die "${EXIT_SETTINGS}" "${_name} must be an https URL; got '${_shown}'"
+  fi
+  _out="${_value}"
+}
+
+# setting_sha256 <out> <name> <value>: a required SHA-256 (hex; '-' and case ignored, as the agent does).
+setting_sha256() {
+  local -n _out="$1"
+  local _name="$2" _value="${3//-/}"
+  _value="${_value,,}"
+  [[ "${_value}" =~ ^[0-9a-f]{64}$ ]] \
+    || die "${EXIT_SETTINGS}" "${_name} must be the package's SHA-256 (64 hex digits): a mirror's package is verified against it"
+  _out="${_value}"
+}
+
 # setting_uint <out> <name> <value> <default> <minimum>
 setting_uint() {
   local -n _out="$1"
@@ -267,12 +291,11 @@ pause_unless_term() {
   COMMON_PAUSE_PID=""
 }
 
-# -------------------------------------------------------------------- lifecycle state
-
-# Second word of the agent-exited marker when the agent stopped because the pod is being
-# deleted (azp-run got SIGTERM): azp-deregister then removes the agent but not the pod.
-# shellcheck disable=SC2034  # used by the commands that source this file
-readonly COMMON_EXITED_TERMINATING="terminating"
+# -------------------------------------------------------------------- lifecycle hints
+# The `state` volume is shared with the job container, so everything in it is the job's to
+# create, delete or replace — with a symlink or a FIFO, too. Hints are therefore only ever
+# created, removed and tested for presence: never opened, read, followed or logged. Decisions
+# are taken on what Azure DevOps and the Kubernetes API say, a hint only says "look now".
 
 # state_path <file name from the contract>
 state_path() {
@@ -285,26 +308,80 @@ state_require_dir() {
     || die "${EXIT_SETTINGS}" "${AZP_PATH_STATE} is not a writable directory; mount the 'state' volume there"
 }
 
-# state_write <file name> <content>: atomic (readers never see a half-written file).
-state_write() {
-  local target tmp
-  target="$(state_path "$1")"
-  tmp="${target}.tmp.$$"
-  printf '%s\n' "$2" >"${tmp}"
-  mv -f "${tmp}" "${target}"
+# hint_set <file name>: creates the hint. mktemp creates a new file exclusively (it never follows a
+# link planted at its path) and rename(2) replaces whatever is at the hint's path without
+# following it either. Failing to set a hint (the job put a directory there) is not an error.
+hint_set() {
+  local tmp
+  tmp="$(mktemp -p "${AZP_PATH_STATE}" ".hint.XXXXXX" 2>/dev/null)" || return 0
+  mv -fT -- "${tmp}" "$(state_path "$1")" 2>/dev/null || rm -f -- "${tmp}"
 }
 
-# state_copy <source file> <file name>: atomic copy into the state volume.
-state_copy() {
-  local target tmp
-  target="$(state_path "$2")"
-  tmp="${target}.tmp.$$"
-  cp "$1" "${tmp}"
-  mv -f "${tmp}" "${target}"
+# hint_clear <file name>: unlink (a symlink is removed, not followed).
+hint_clear() {
+  rm -f -- "$(state_path "$1")" 2>/dev/null || true
 }
 
-state_exists() {
-  [[ -e "$(state_path "$1")" ]]
+# hint_present <file name>: lstat only (`-L` for a link, `-e` for the rest); stat never opens, so a FIFO cannot block it.
+hint_present() {
+  local path
+  path="$(state_path "$1")"
+  [[ -L "${path}" || -e "${path}" ]]
+}
+
+# ------------------------------------------------------------------------ untrusted text
+
+# text_safe <out var> <text> [max chars]: data from the network (Azure DevOps, a proxy) made fit
+# for one log line: control characters (newlines, escape sequences) become spaces, and the text
+# is cut at `max` characters (default 300). Never print such data with `printf %b` or as a format.
+text_safe() {
+  local -n _safe="$1"
+  local _text="$2" _max="${3:-300}"
+  _text="${_text//[[:cntrl:]]/ }"
+  ((${#_text} <= _max)) || _text="${_text:0:_max}..."
+  _safe="${_text}"
+}
+
+# text_url_decode <out var> <text>: percent-decoding that interprets nothing but `%XX` with two
+# hex digits (never `printf %b` on the input: that would also expand `\` escapes). `+` is a space.
+text_url_decode() {
+  local -n _decoded="$1"
+  local _rest="${2//+/ }" _out="" _char
+  while [[ "${_rest}" =~ ^([^%]*)%([0-9A-Fa-f]{2})(.*)$ ]]; do
+    # The format is `\xHH` with two hex digits matched above: nothing else reaches printf.
+    # shellcheck disable=SC2059
+    printf -v _char "\\x${BASH_REMATCH[2]}"
+    _out+="${BASH_REMATCH[1]}${_char}"
+    _rest="${BASH_REMATCH[3]}"
+  done
+  _decoded="${_out}${_rest}"
+}
+
+# ------------------------------------------------------------------------- the agent's env
+
+# agent_env_export <VSO_AGENT_IGNORE as given>: the environment config.sh and the listener
+# need, in the shell that starts them (azp-register, azp-run):
+#  - VSO_AGENT_IGNORE: the given list plus the image's (contract.sh): the agent publishes every
+#    other variable of its environment as a capability that any reader of the pool can see;
+#  - the proxy as the agent reads it (AgentKnobs.cs): VSTS_HTTP_PROXY (it never reads
+#    HTTPS_PROXY), its credentials in VSTS_HTTP_PROXY_USERNAME/_PASSWORD rather than in the URL;
+#    Azure DevOps is https, so the https proxy is preferred. no_proxy is read as it is.
+#  - a fixed locale: the listener's console is parsed for hints, and its strings follow the culture.
+agent_env_export() {
+  local given="$1"
+  export VSO_AGENT_IGNORE="${given:+${given},}${AZP_AGENT_IGNORE_DEFAULT}"
+  local url="${VSTS_HTTP_PROXY:-${HTTPS_PROXY:-${https_proxy:-${HTTP_PROXY:-${http_proxy:-}}}}}"
+  if [[ -n "${url}" ]]; then
+    if [[ "${url}" =~ ^([A-Za-z][A-Za-z0-9+.-]*://)([^@/]*)@(.*)$ ]]; then
+      local userinfo="${BASH_REMATCH[2]}" user password=""
+      url="${BASH_REMATCH[1]}${BASH_REMATCH[3]}"
+      text_url_decode user "${userinfo%%:*}"
+      [[ "${userinfo}" != *:* ]] || text_url_decode password "${userinfo#*:}"
+      export "${AZP_AGENT_PROXY_USERNAME_VAR}=${user}" "${AZP_AGENT_PROXY_PASSWORD_VAR}=${password}"
+    fi
+    export "${AZP_AGENT_PROXY_URL_VAR}=${url}"
+  fi
+  export LC_ALL=C.UTF-8 LANG=C.UTF-8
 }
 
 # ----------------------------------------------------------------------------- fields

@@ -72,6 +72,8 @@ kube_parse_response() {
   KUBE_BODY=""
   [[ "${raw}" != *$'\n'* ]] || KUBE_BODY="${raw%$'\n'*}"
   KUBE_MESSAGE="$(jq -r 'if type == "object" then (.message // "") else "" end' <<<"${KUBE_BODY}" 2>/dev/null)" || KUBE_MESSAGE=""
+  text_safe KUBE_MESSAGE "${KUBE_MESSAGE}"
+  text_safe KUBE_CURL_ERROR "${KUBE_CURL_ERROR}"
 }
 
 # kube_request_retry <attempts> <args of kube_request...>: retries no answer, 5xx and 429 —

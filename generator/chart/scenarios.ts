@@ -69,7 +69,7 @@ export const scenarios: Scenario[] = [
   },
   {
     name: "download",
-    description: "The article's behaviour: download the latest agent at pod start.",
-    values: { azp: { ...connection, token: "ci-fake-pat-0000" }, agent: { source: "download" }, replicaCount: 1 },
+    description: "The article's behaviour: download the latest agent at pod start (https only), trusting an extra CA.",
+    values: { azp: { ...connection, token: "ci-fake-pat-0000" }, agent: { source: "download" }, caBundle: { configMap: "azp-ca", key: "ca.pem" }, replicaCount: 1 },
   },
 ];

@@ -4,19 +4,23 @@
  * image's generated `contract.sh` are both emitted from this object, and a sync test checks that
  * the image's scripts read exactly these variables (style.md rule 1).
  *
- * Pod layout (credential isolation, issue #3 §4):
+ * Pod layout (credential isolation, issue #3 §4; hostile jobs, issue #7):
  *
- *   init  `register`    PAT ─┐ copies/downloads the agent into the `agent` volume, runs
- *                            │ config.sh there, publishes the registration to `state`.
+ *   init  `register`    PAT: copies/downloads the agent into the `agent` volume and runs
+ *                            config.sh there.
  *   init  `deregister`  PAT + Kubernetes token; a native sidecar (restartPolicy: Always), so it
  *         (sidecar)          starts before the job container and is stopped only after it. It
- *                            snapshots the registration before any job can run, waits for the
- *                            job container to finish, removes the agent through the REST API
- *                            (retrying while Azure DevOps says it is busy) and deletes the pod.
+ *                            finds its agent in Azure DevOps by the pod's name in the pool it
+ *                            resolves itself, disables the agent as soon as Azure DevOps shows a
+ *                            job assigned to it (no second job, ever), removes it once that job
+ *                            is over and deletes the pod. Azure DevOps and the Kubernetes API are
+ *                            its sources of truth; files in the job-writable `state` volume only
+ *                            wake it up early, and are never opened, followed or logged.
  *   main  `agent`       no PAT, no Kubernetes token: runs `run.sh --once` from the `agent` volume
  *                            with the agent's own per-registration credential, as hosted agents do.
  *
- * The sidecar never executes anything from a volume the job can write to.
+ * The sidecar never executes anything from a volume the job can write to, and keeps its own state
+ * in its private /tmp (`registrarTmp`), which the job container never mounts.
  */
 
 export const imageContract = {
@@ -30,10 +34,12 @@ export const imageContract = {
     agentHome: "/azp/agent",
     /** Work folder of the agent (`--work`), a volume of its own. */
     work: "/azp/_work",
-    /** emptyDir shared by the pod's containers: registration snapshot and lifecycle markers. */
+    /** emptyDir shared with the job container: lifecycle hints (job-writable, never trusted). */
     state: "/azp/state",
     /** Directory where the PAT Secret is mounted (register, deregister and test pods only). */
     secrets: "/azp/secrets",
+    /** Directory of the optional extra CA certificates (`caBundle`), file `caBundleFileName`. */
+    caBundle: "/azp/ca",
     /** HOME of the agent user: an emptyDir, so the root filesystem can stay read-only. */
     home: "/home/azp",
     tmp: "/tmp",
@@ -44,22 +50,29 @@ export const imageContract = {
     /** Standard location of the projected ServiceAccount token (deregister and refresh only). */
     serviceAccount: "/var/run/secrets/kubernetes.io/serviceaccount",
   },
-  /** File names inside `paths.state`. */
+  /**
+   * Hints inside `paths.state`. The job can create, delete or replace any of them (with a symlink or
+   * a FIFO, too): the commands only look at whether they exist, never open or follow them.
+   */
   stateFiles: {
-    /** Copy of the agent's `.agent` settings, written by register, snapshotted by deregister. */
-    registration: "registration.json",
     /** Written by the agent container before `run.sh --once` starts. */
     started: "agent-started",
-    /** Written by the agent container when `run.sh` has exited; holds its exit code. */
+    /** Written by the agent container when `run.sh` has exited. */
     exited: "agent-exited",
-    /** Written by the agent container while a job runs (taken from the listener's console). */
+    /** Present while the listener's console says a job runs (azp-run's watcher). */
     busy: "job-running",
+    /** Written by the sidecar once Azure DevOps no longer has the agent: azp-run stops waiting. */
+    removed: "agent-removed",
+  },
+  /** Files of the deregister sidecar in its private /tmp (`registrarTmp`, never in the job container). */
+  sidecarFiles: {
     /**
-     * Written by the deregister sidecar once its registration snapshot is in memory. Its
-     * startupProbe waits for it, and the kubelet starts the job container only after the
-     * sidecar has started: no job runs before the snapshot is taken.
+     * Written once the sidecar has found its agent in Azure DevOps. Its startupProbe waits for it,
+     * and the kubelet starts the job container only after the sidecar has started.
      */
-    deregisterReady: "deregister-ready",
+    ready: "deregister-ready",
+    /** The job request Azure DevOps assigned to the agent, kept across sidecar restarts. */
+    request: "deregister-request",
   },
   /**
    * Image ENV the agent reports as capabilities (it turns environment variables into
@@ -74,6 +87,8 @@ export const imageContract = {
   capabilityCommands: ["register", "run"],
   /** Key of the PAT inside the mounted Secret volume (the chart projects the user's key to it). */
   tokenFileName: "token",
+  /** File of the extra CA certificates inside `paths.caBundle` (the chart projects the user's key to it). */
+  caBundleFileName: "ca.crt",
   commands: {
     register: "azp-register",
     run: "azp-run",
@@ -95,6 +110,7 @@ export const imageContract = {
     /** HOME of the register container (the agent's configure step may write there). */
     registrarHome: "registrar-home",
     serviceAccount: "kube-api-access",
+    caBundle: "ca-bundle",
   },
   /**
    * What each container of an agent pod mounts, in mount order: the chart's volumeMounts and the
@@ -106,7 +122,6 @@ export const imageContract = {
     register: [
       { volume: "agent", path: "agentHome" },
       { volume: "work", path: "work" },
-      { volume: "state", path: "state" },
       { volume: "token", path: "secrets", readOnly: true },
       { volume: "registrarTmp", path: "tmp" },
       { volume: "registrarHome", path: "home" },
@@ -131,7 +146,7 @@ export const imageContract = {
    */
   env: {
     url: { name: "AZP_URL", reads: ["register", "deregister", "smoke"], doc: "Organization URL." },
-    pool: { name: "AZP_POOL", reads: ["register", "smoke"], doc: "Agent pool name." },
+    pool: { name: "AZP_POOL", reads: ["register", "deregister", "smoke"], doc: "Agent pool name." },
     tokenFile: { name: "AZP_TOKEN_FILE", reads: ["register", "deregister", "smoke"], doc: "File holding the PAT." },
     agentName: { name: "AZP_AGENT_NAME", reads: ["register"], doc: "Agent name (the pod name)." },
     release: {
@@ -142,9 +157,26 @@ export const imageContract = {
     },
     work: { name: "AZP_WORK", reads: ["register", "run"], doc: "Agent work folder." },
     agentSource: { name: "AZP_AGENT_SOURCE", reads: ["register"], doc: "`baked` or `download`." },
-    packageUrl: { name: "AZP_AGENT_PACKAGE_URL", reads: ["register"], doc: "Package URL override for `download`." },
+    packageUrl: { name: "AZP_AGENT_PACKAGE_URL", reads: ["register"], doc: "Package URL override (an https mirror) for `download`." },
+    packageSha256: { name: "AZP_AGENT_PACKAGE_SHA256", reads: ["register"], doc: "SHA-256 of the package at `AZP_AGENT_PACKAGE_URL`." },
+    downloadTimeout: { name: "AZP_DOWNLOAD_TIMEOUT_SECONDS", reads: ["register"], doc: "Time limit of the package download." },
     connectAttempts: { name: "AZP_CONNECT_ATTEMPTS", reads: ["register", "smoke"], doc: "Attempts to reach Azure DevOps before giving up." },
     retrySeconds: { name: "AZP_REMOVE_RETRY_SECONDS", reads: ["deregister"], doc: "Pause between removal attempts while the agent is busy." },
+    statusCheckSeconds: {
+      name: "AZP_STATUS_CHECK_SECONDS",
+      reads: ["deregister"],
+      doc: "While a job runs, how often the sidecar asks Azure DevOps whether it is over (when the agent's console gives no sign).",
+    },
+    stopGraceSeconds: {
+      name: "AZP_STOP_GRACE_SECONDS",
+      reads: ["run"],
+      doc: "The pod's termination grace period: a job still running near its end is cancelled, so the agent can be removed.",
+    },
+    agentIgnore: {
+      name: "VSO_AGENT_IGNORE",
+      reads: ["register", "run"],
+      doc: "Variables the agent must not report as capabilities (the agent's own setting); the image adds its list.",
+    },
     podName: { name: "POD_NAME", reads: ["deregister"], doc: "Pod to delete once the job is done." },
     podNamespace: { name: "POD_NAMESPACE", reads: ["deregister", "refresh"], doc: "Namespace of the pod / Deployment." },
     deployment: { name: "AZP_DEPLOYMENT", reads: ["refresh"], doc: "Deployment the refresher restarts." },
@@ -152,6 +184,32 @@ export const imageContract = {
     smokeTimeout: { name: "AZP_SMOKE_TIMEOUT_SECONDS", reads: ["smoke"], doc: "How long the smoke test waits for agents." },
   },
 } as const;
+
+/**
+ * What the agent reads for its proxy (src/Agent.Sdk/Knob/AgentKnobs.cs): `VSTS_HTTP_PROXY` (else
+ * lower-case `http_proxy`), credentials in separate variables, bypass list in `no_proxy`. It never
+ * reads `HTTPS_PROXY`, so the image maps the chart's proxy settings onto these.
+ */
+export const agentProxyEnv = { url: "VSTS_HTTP_PROXY", username: "VSTS_HTTP_PROXY_USERNAME", password: "VSTS_HTTP_PROXY_PASSWORD" } as const;
+
+/** OpenSSL's variable for an extra CA file (curl, and the .NET agent's certificate store, read it). */
+export const caBundleEnvName = "SSL_CERT_FILE";
+
+/** The standard proxy variables the chart sets, in both spellings (curl reads lower case, most tools either). */
+export const proxyEnvNames = { httpProxy: ["HTTP_PROXY", "http_proxy"], httpsProxy: ["HTTPS_PROXY", "https_proxy"], noProxy: ["NO_PROXY", "no_proxy"] } as const;
+
+/**
+ * Variables the agent must never publish as capabilities (every pool reader sees those): the
+ * image's settings that are not meant as capabilities, and every proxy variable (a proxy URL may
+ * carry a password). `VSO_AGENT_IGNORE` is case-sensitive on Linux, so both spellings are listed.
+ * The chart adds the names of `extraEnv`; the image appends this list to whatever it is given.
+ */
+export function agentIgnoredEnv(): string[] {
+  const settings = Object.values(imageContract.env)
+    .filter((e) => !("capability" in e && e.capability))
+    .map((e) => e.name);
+  return [...settings, ...Object.values(proxyEnvNames).flat(), ...Object.values(agentProxyEnv)];
+}
 
 export type ImageContract = typeof imageContract;
 export type ImageCommand = keyof ImageContract["commands"];

@@ -1,4 +1,4 @@
-import { imageContract, tokenFilePath } from "../contract/image.ts";
+import { agentIgnoredEnv, agentProxyEnv, imageContract, tokenFilePath } from "../contract/image.ts";
 import { agentPackageUrl, release } from "../contract/release.ts";
 import type { GeneratedFiles } from "../chart/files.ts";
 
@@ -21,7 +21,10 @@ export function contractShell(): string {
   lines.push(shellAssign("AZP_CONTRACT_USER", c.user.name), shellAssign("AZP_CONTRACT_UID", c.user.uid), shellAssign("AZP_CONTRACT_GID", c.user.gid));
   for (const [key, value] of Object.entries(c.paths)) lines.push(shellAssign(`AZP_PATH_${snake(key)}`, value));
   for (const [key, value] of Object.entries(c.stateFiles)) lines.push(shellAssign(`AZP_STATE_FILE_${snake(key)}`, value));
+  for (const [key, value] of Object.entries(c.sidecarFiles)) lines.push(shellAssign(`AZP_SIDECAR_FILE_${snake(key)}`, value));
   lines.push(shellAssign("AZP_TOKEN_FILE_DEFAULT", tokenFilePath));
+  lines.push(shellAssign("AZP_AGENT_IGNORE_DEFAULT", agentIgnoredEnv().join(",")));
+  for (const [key, value] of Object.entries(agentProxyEnv)) lines.push(shellAssign(`AZP_AGENT_PROXY_${snake(key)}_VAR`, value));
   lines.push(shellAssign(c.capabilityEnv.imageVersion, release.imageTag), shellAssign(c.capabilityEnv.bakedAgentVersion, release.agentVersion));
   return `${lines.join("\n")}\n`;
 }

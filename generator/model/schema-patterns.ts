@@ -1,10 +1,17 @@
 /** Patterns for the domain's closed formats, shared by the values model and its tests. */
 export const patterns = {
   /**
-   * Organization URL: http(s), a host, optional path segments, no trailing slash (KEDA derives the
-   * organization name from the last segment and rejects a trailing `/`, ado-contract.md §1.1).
+   * Organization URL as users paste it from the browser: http(s), a host, optional path segments,
+   * an optional trailing slash (the chart drops it: KEDA derives the organization name from the
+   * last segment and rejects a trailing `/`, ado-contract.md §1.1).
    */
-  url: "^https?://[^\\s/?#]+(/[^\\s/?#]+)*$",
+  url: "^https?://[^\\s/?#]+(/[^\\s/?#]+)*/?$",
+  /** A proxy URL: http(s), a host, optional userinfo and port, optional path. */
+  proxyUrl: "^https?://[^\\s/?#]+(/[^\\s?#]*)?$",
+  /** A package URL: https only (the agent runs with the registration's credential). */
+  httpsUrl: "^https://[^\\s/?#]+(/[^\\s]*)?$",
+  /** SHA-256 in hex (64 digits; the agent ignores '-' and case, so does the image). */
+  sha256: "^[0-9a-fA-F-]{64,80}$",
   /** Five cron fields, or one of the macros CronJob accepts. */
   cron: "^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\\S+\\s+){4}\\S+)$",
   /** Kubernetes resource quantity (resource.Quantity). */

@@ -50,7 +50,7 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
     annotations: stringMap({}, "Annotations of the created namespace."),
   }),
   azp: group("Azure DevOps connection.", {
-    url: str("", "URL of the Azure DevOps organization, e.g. `https://dev.azure.com/contoso` (no trailing slash). Required.", {
+    url: str("", "URL of the Azure DevOps organization, e.g. `https://dev.azure.com/contoso` (a trailing slash is dropped). Required.", {
       schema: { pattern: `^$|${patterns.url}` },
     }),
     pool: str("Default", "Name of the existing agent pool the agents register in.", { schema: { minLength: 1 } }),
@@ -75,9 +75,13 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
     source: str("baked", "`baked` runs the agent version built into the image; `download` fetches the latest matching agent from Azure DevOps at every pod start (the article's behaviour).", {
       schema: { enum: ["baked", "download"] },
     }),
-    packageUrl: str("", "With `source: download`, a fixed package URL instead of asking Azure DevOps (e.g. an internal mirror).", {
-      schema: { pattern: `^$|${patterns.url}` },
+    packageUrl: str("", "With `source: download`, an https URL of the agent package (an internal mirror) instead of the one Azure DevOps offers. Requires `packageSha256`.", {
+      schema: { pattern: `^$|${patterns.httpsUrl}` },
     }),
+    packageSha256: str("", "SHA-256 of the package at `packageUrl`: the download is refused unless it matches.", {
+      schema: { pattern: `^$|${patterns.sha256}` },
+    }),
+    downloadTimeoutSeconds: int(600, "With `source: download`, the time limit of the package download.", { schema: { minimum: 10, maximum: 3600 } }),
     capabilities: stringMap({}, "User capabilities: environment variables of the agent, which it reports as capabilities that pipeline `demands` can match.", {
       // patternProperties, not propertyNames: Helm's validator reports propertyNames errors at a
       // wrong path (santhosh-tekuri/jsonschema#258, #269).
@@ -90,10 +94,17 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
     removeRetrySeconds: int(10, "Pause between de-registration attempts while Azure DevOps reports the agent busy.", {
       schema: { minimum: 1, maximum: 300 },
     }),
+    statusCheckSeconds: int(
+      30,
+      "While a job runs, how often the deregister sidecar asks Azure DevOps whether it is over, when the agent's console gives no sign of it (a job can silence that): the upper bound of job end → agent removed.",
+      { schema: { minimum: 5, maximum: 600 } },
+    ),
   }),
-  terminationGracePeriodSeconds: int(3600, "Time a running job may take to finish when its pod is stopped (refresh, upgrade, scale-in) before it is killed.", {
-    schema: { minimum: 30 },
-  }),
+  terminationGracePeriodSeconds: int(
+    3600,
+    "Time a running job may take to finish when its pod is stopped (refresh, upgrade, scale-in). A job still running near the end (45 s, at most a third of it) is cancelled, so that its agent can be removed before the pod is killed.",
+    { schema: { minimum: 30 } },
+  ),
   updateStrategy: fragment(
     { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: 0 } },
     "Deployment strategy. New agents come up before old ones stop, so a refresh keeps the pool's capacity.",
@@ -119,20 +130,30 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
   affinity: fragment({}, "Affinity of the agent pods."),
   topologySpreadConstraints: list([], "Topology spread constraints of the agent pods.", { type: "object" }),
   priorityClassName: str("", "PriorityClass of the agent pods.", { schema: { pattern: `^$|${patterns.dnsSubdomain}` } }),
-  extraEnv: list([], "Extra environment variables of the agent container (visible to jobs).", namedObject),
+  extraEnv: list([], "Extra environment variables of the agent container (visible to jobs, never reported as capabilities).", namedObject),
   extraVolumes: list([], "Extra volumes of the agent pods.", namedObject),
   extraVolumeMounts: list([], "Extra volume mounts of the agent container.", {
     type: "object",
     required: ["name", "mountPath"],
   }),
-  proxy: group("Outbound HTTP proxy for every component (the agent honours these variables too).", {
-    httpProxy: str("", "HTTP_PROXY.", { schema: { pattern: `^$|${patterns.url}` } }),
-    httpsProxy: str("", "HTTPS_PROXY.", { schema: { pattern: `^$|${patterns.url}` } }),
-    noProxy: str("", "NO_PROXY: comma-separated hosts that bypass the proxy (add your cluster's API server)."),
-  }),
+  proxy: group(
+    "Outbound HTTP proxy for every component. The agent reads only `VSTS_HTTP_PROXY` (never `HTTPS_PROXY`): the image sets it from `httpsProxy` (else `httpProxy`), with credentials in the URL moved to the agent's own variables. None of these is reported as a capability.",
+    {
+      httpProxy: str("", "HTTP_PROXY / http_proxy.", { schema: { pattern: `^$|${patterns.proxyUrl}` } }),
+      httpsProxy: str("", "HTTPS_PROXY / https_proxy, and the agent's proxy.", { schema: { pattern: `^$|${patterns.proxyUrl}` } }),
+      noProxy: str("", "NO_PROXY / no_proxy: comma-separated hosts that bypass the proxy (add your cluster's API server)."),
+    },
+  ),
+  caBundle: group(
+    "Extra CA certificates every component trusts besides the image's (an internal package mirror, a TLS-inspecting proxy): a ConfigMap with a PEM bundle. curl and the agent (OpenSSL) read it through SSL_CERT_FILE.",
+    {
+      configMap: str("", "Name of the ConfigMap holding the certificates.", { schema: { pattern: `^$|${patterns.dnsSubdomain}` } }),
+      key: str("ca.crt", "Key of the PEM bundle in that ConfigMap.", { schema: { pattern: patterns.secretKey } }),
+    },
+  ),
   serviceAccount: serviceAccount("the agent pods (used only by their deregister sidecar, to delete the pod)", "`<fullname>`"),
   rbac: group("RBAC.", {
-    create: bool(true, "Create the Roles and RoleBindings: agents may delete pods; the refresher may get and patch its own Deployment."),
+    create: bool(true, "Create the Roles and RoleBindings: agents may get and delete pods (their deregister sidecar reads and deletes its own pod); the refresher may get and patch its own Deployment."),
   }),
   refresh: group("Scheduled refresh: a CronJob restarts the Deployment so idle agents pick up a new image and agent.", {
     enabled: bool(true, "Create the refresh CronJob."),

@@ -20,6 +20,8 @@ type Fragment =
   | { readonly kind: "splice"; readonly expr: string }
   /** A whole line → the text a named template renders (already YAML), indented to the line. */
   | { readonly kind: "include"; readonly expr: string }
+  /** A list item line → the items a named template renders, if it renders any. */
+  | { readonly kind: "includeItems"; readonly expr: string }
   /** A whole line → `{{- if cond }}` / `{{- range … }}` … `{{- end }}` around the lines in between. */
   | { readonly kind: "begin"; readonly action: string }
   | { readonly kind: "end" };
@@ -77,6 +79,11 @@ export class TemplateDocument {
   /** Map entries rendered by a named template: `{ ...t.includeEntries("azp-agent.labels") }`. */
   includeEntries(template: string): Record<string, never> {
     return { [this.#allocate({ kind: "include", expr: `include "${template}" .` })]: null as never };
+  }
+
+  /** List items rendered by a named template: `[...fixed, t.includeItems("azp-agent.proxyEnv")]`. */
+  includeItems<T>(template: string): T {
+    return this.#allocate({ kind: "includeItems", expr: `include "${template}" .` }) as unknown as T;
   }
 
   /** Map entries present only when `cond` holds: `{ ...t.when(cond, { key: value }) }`. */
@@ -139,6 +146,10 @@ export class TemplateDocument {
         case "include":
           if (!isEntry) throw new Error(`generator bug: include ${sentinel} misplaced: ${line}`);
           return [`${pad}{{- ${fragment.expr} | nindent ${indent} }}`];
+        case "includeItems":
+          if (!isItem) throw new Error(`generator bug: includeItems ${sentinel} misplaced: ${line}`);
+          // `with`: a template that renders nothing leaves no blank line behind.
+          return [`${pad}{{- with (${fragment.expr} | trim) }}`, `${pad}{{- . | nindent ${indent} }}`, `${pad}{{- end }}`];
         case "begin":
           if (!isEntry && !isItem) throw new Error(`generator bug: block ${sentinel} misplaced: ${line}`);
           return [`${pad}{{- ${fragment.action} }}`];

@@ -8,6 +8,7 @@ import type { ChartTemplate } from "./chart-template.ts";
 import { helper, include } from "./helpers.ts";
 import {
   baseContainer,
+  caBundle,
   capabilityEnv,
   component,
   containerMounts,
@@ -33,9 +34,9 @@ function registerContainer(t: TemplateDocument): IContainer {
   return {
     ...baseContainer(t, containers.register, "register"),
     // The agent scans its environment for capabilities when it registers, so they are set here too.
-    env: [...contractEnv(t, "register"), ...capabilityEnv(t), ...proxyEnv(t)],
+    env: [...contractEnv(t, "register"), ...capabilityEnv(t), ...proxyEnv(t), ...caBundle.env(t)],
     resources: t.block(v("registrarResources").yaml),
-    volumeMounts: containerMounts("register"),
+    volumeMounts: [...containerMounts("register"), ...caBundle.mounts(t)],
   };
 }
 
@@ -44,25 +45,26 @@ function deregisterSidecar(t: TemplateDocument): IContainer {
     ...baseContainer(t, containers.deregister, "deregister"),
     // Native sidecar: started before the job container, stopped only after it has exited.
     restartPolicy: "Always",
-    env: [...contractEnv(t, "deregister"), ...proxyEnv(t)],
+    env: [...contractEnv(t, "deregister"), ...proxyEnv(t), ...caBundle.env(t)],
     resources: t.block(v("registrarResources").yaml),
-    // The kubelet starts the job container only once this probe passed: the sidecar has its
-    // registration snapshot before any job can touch the shared state volume.
+    // The kubelet starts the job container only once this probe passed: the sidecar has found
+    // its agent in Azure DevOps before any job can run. The marker is in the sidecar's private
+    // /tmp, which the job container never mounts.
     startupProbe: {
-      exec: { command: ["test", "-f", `${paths.state}/${imageContract.stateFiles.deregisterReady}`] },
+      exec: { command: ["test", "-f", `${paths.tmp}/${imageContract.sidecarFiles.ready}`] },
       periodSeconds: 1,
       failureThreshold: 120,
     },
-    volumeMounts: containerMounts("deregister"),
+    volumeMounts: [...containerMounts("deregister"), ...caBundle.mounts(t)],
   };
 }
 
 function agentContainer(t: TemplateDocument): IContainer {
   return {
     ...baseContainer(t, containers.agent, "run"),
-    env: [...contractEnv(t, "run"), ...capabilityEnv(t), ...proxyEnv(t), t.spliceItems(v("extraEnv").path)],
+    env: [...contractEnv(t, "run"), ...capabilityEnv(t), ...proxyEnv(t), ...caBundle.env(t), t.spliceItems(v("extraEnv").path)],
     resources: t.block(v("resources").yaml),
-    volumeMounts: [...containerMounts("agent"), t.spliceItems(v("extraVolumeMounts").path)],
+    volumeMounts: [...containerMounts("agent"), ...caBundle.mounts(t), t.spliceItems(v("extraVolumeMounts").path)],
   };
 }
 
@@ -71,6 +73,9 @@ function podSpec(t: TemplateDocument): IPodSpec {
     serviceAccountName: t.str(`${include(helper.serviceAccountName)} | quote`),
     // Only the deregister sidecar gets a token, through its own projected volume.
     automountServiceAccountToken: false,
+    // No Docker-link variables for every Service of the namespace: the agent would report each
+    // as a capability, and jobs have no use for them.
+    enableServiceLinks: false,
     ...podSecurity(t),
     terminationGracePeriodSeconds: t.int(v("terminationGracePeriodSeconds").path),
     ...t.when(v("priorityClassName").path, { priorityClassName: t.str(v("priorityClassName").quoted) }),
@@ -90,6 +95,7 @@ function podSpec(t: TemplateDocument): IPodSpec {
       emptyDir(volumes.registrarHome),
       tokenVolume(t),
       serviceAccountTokenVolume(),
+      ...caBundle.volumes(t),
       t.spliceItems(v("extraVolumes").path),
     ],
   };

@@ -1,4 +1,4 @@
-import { imageContract } from "../contract/image.ts";
+import { caBundleEnvName, imageContract, proxyEnvNames } from "../contract/image.ts";
 import { release } from "../contract/release.ts";
 import { v } from "../model/values.ts";
 
@@ -21,6 +21,8 @@ export const helper = {
   secretKey: `${chart}.secretKey`,
   image: `${chart}.image`,
   validate: `${chart}.validate`,
+  proxyEnv: `${chart}.proxyEnv`,
+  extraEnvNames: `${chart}.extraEnvNames`,
 } as const;
 
 /** `include "<name>" .` — the expression form templates embed. */
@@ -48,7 +50,7 @@ export const ruleText = (rule: CrossFieldRule): string => rule.message.replace("
  * last duplicate), e.g. AZP_RELEASE, which helm test counts agents by.
  */
 export function reservedEnvNames(): string[] {
-  return [...Object.values(imageContract.env).map((e) => e.name), ...Object.values(imageContract.capabilityEnv)];
+  return [...Object.values(imageContract.env).map((e) => e.name), ...Object.values(imageContract.capabilityEnv), caBundleEnvName];
 }
 
 export function crossFieldRules(): CrossFieldRule[] {
@@ -63,6 +65,7 @@ export function crossFieldRules(): CrossFieldRule[] {
   const refreshSaName = v("refresh.serviceAccount.name");
   const source = v("agent.source");
   const packageUrl = v("agent.packageUrl");
+  const packageSha256 = v("agent.packageSha256");
   const nsCreate = v("namespace.create");
   const nsName = v("namespace.name");
   const capabilities = v("agent.capabilities");
@@ -92,6 +95,14 @@ export function crossFieldRules(): CrossFieldRule[] {
     {
       when: `and ${packageUrl.path} (ne ${source.path} "download")`,
       message: `${packageUrl.key} only applies with ${source.key}=download: set ${source.key}=download or remove ${packageUrl.key}`,
+    },
+    {
+      when: `and ${packageUrl.path} (not ${packageSha256.path})`,
+      message: `${packageSha256.key} is required with ${packageUrl.key}: the mirror's package is verified against it; pass --set ${packageSha256.key}=<SHA-256 of the package>`,
+    },
+    {
+      when: `and ${packageSha256.path} (not ${packageUrl.path})`,
+      message: `${packageSha256.key} only applies with ${packageUrl.key}: set ${packageUrl.key} to the mirror's https URL, or remove ${packageSha256.key} (Azure DevOps publishes the hash of the package it offers)`,
     },
     {
       range: { clause: `$name, $_ := ${capabilities.path}`, subject: "$name" },
@@ -182,6 +193,24 @@ export function helpersTpl(): string {
       `{{- if .Values.azp.existingSecret }}{{ .Values.azp.existingSecretKey }}{{- else }}${imageContract.tokenFileName}{{- end }}`,
     ],
     [helper.image, "Image reference.", `{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}`],
+    [
+      helper.proxyEnv,
+      "The proxy settings as environment variables, in both spellings (curl reads the lower-case ones).",
+      (Object.keys(proxyEnvNames) as (keyof typeof proxyEnvNames)[])
+        .map((key) =>
+          [
+            `{{- with ${v(`proxy.${key}`).path} }}`,
+            ...proxyEnvNames[key].map((name) => `- name: ${name}\n  value: {{ . | quote }}`),
+            `{{- end }}`,
+          ].join("\n"),
+        )
+        .join("\n"),
+    ],
+    [
+      helper.extraEnvNames,
+      "Names of `extraEnv`, comma-separated: the agent must not report them as capabilities (VSO_AGENT_IGNORE).",
+      `{{- $names := list }}{{- range ${v("extraEnv").path} }}{{- $names = append $names .name }}{{- end }}{{- join "," $names }}`,
+    ],
     [
       helper.validate,
       "Cross-field rules the schema cannot express; included by the Deployment so `helm template` and `helm install` fail early.",

@@ -3,7 +3,7 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { envFor, imageContract, podMounts, tokenFilePath, type EnvKey, type ImageCommand, type PodContainerKey } from "../contract/image.ts";
+import { caBundleEnvName, envFor, imageContract, podMounts, tokenFilePath, type EnvKey, type ImageCommand, type PodContainerKey } from "../contract/image.ts";
 import { v } from "../model/values.ts";
 import type { TemplateDocument } from "../template/template-document.ts";
 import { helper, include } from "./helpers.ts";
@@ -39,7 +39,7 @@ function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name
   const fieldRef = (fieldPath: string): Omit<IEnvVar, "name"> => ({ valueFrom: { fieldRef: { fieldPath } } });
   switch (key) {
     case "url":
-      return { value: t.str(v("azp.url").quoted) };
+      return { value: t.str(`${v("azp.url").path} | trimSuffix "/" | quote`) };
     case "pool":
       return { value: t.str(v("azp.pool").quoted) };
     case "tokenFile":
@@ -57,6 +57,16 @@ function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name
       return { value: t.str(v("agent.source").quoted) };
     case "packageUrl":
       return { value: t.str(v("agent.packageUrl").quoted) };
+    case "packageSha256":
+      return { value: t.str(v("agent.packageSha256").quoted) };
+    case "downloadTimeout":
+      return { value: t.str(`${v("agent.downloadTimeoutSeconds").path} | toString | quote`) };
+    case "statusCheckSeconds":
+      return { value: t.str(`${v("agent.statusCheckSeconds").path} | toString | quote`) };
+    case "stopGraceSeconds":
+      return { value: t.str(`${v("terminationGracePeriodSeconds").path} | toString | quote`) };
+    case "agentIgnore":
+      return { value: t.str(`${include(helper.extraEnvNames)} | quote`) };
     case "connectAttempts":
       return { value: t.str(`${v("agent.connectAttempts").path} | toString | quote`) };
     case "retrySeconds":
@@ -74,19 +84,9 @@ export function contractEnv(t: TemplateDocument, command: ImageCommand): IEnvVar
   return envFor(command).map((key) => env(key, contractEnvValue(t, key)));
 }
 
-/** HTTP(S)_PROXY / NO_PROXY in both spellings (curl reads lower case, .NET upper case). */
+/** HTTP(S)_PROXY / NO_PROXY in both spellings, from one named template (`_helpers.tpl`). */
 export function proxyEnv(t: TemplateDocument): IEnvVar[] {
-  const pairs: [string, string][] = [
-    ["proxy.httpProxy", "HTTP_PROXY"],
-    ["proxy.httpsProxy", "HTTPS_PROXY"],
-    ["proxy.noProxy", "NO_PROXY"],
-  ];
-  return pairs.flatMap(([key, name]) =>
-    t.whenItems(v(key).path, [
-      { name, value: t.str(v(key).quoted) },
-      { name: name.toLowerCase(), value: t.str(v(key).quoted) },
-    ]),
-  );
+  return [t.includeItems<IEnvVar>(helper.proxyEnv)];
 }
 
 /** User capabilities become agent environment variables, which the agent reports as capabilities. */
@@ -129,6 +129,27 @@ export function tokenVolume(t: TemplateDocument): IVolume {
 }
 
 export const tokenMount = (): IVolumeMount => mount(volumes.token, paths.secrets, true);
+
+/**
+ * The optional extra CA certificates (`caBundle`): a ConfigMap projected to the contract's file,
+ * mounted read-only and named by SSL_CERT_FILE, which OpenSSL (curl, the .NET agent) reads in
+ * addition to the system's certificate directory.
+ */
+export const caBundle = {
+  volumes: (t: TemplateDocument): IVolume[] =>
+    t.whenItems(v("caBundle.configMap").path, [
+      {
+        name: volumes.caBundle,
+        configMap: {
+          name: t.str(v("caBundle.configMap").quoted),
+          items: [{ key: t.str(v("caBundle.key").quoted), path: imageContract.caBundleFileName }],
+        },
+      },
+    ]),
+  mounts: (t: TemplateDocument): IVolumeMount[] => t.whenItems(v("caBundle.configMap").path, [mount(volumes.caBundle, paths.caBundle, true)]),
+  env: (t: TemplateDocument): IEnvVar[] =>
+    t.whenItems(v("caBundle.configMap").path, [{ name: caBundleEnvName, value: `${paths.caBundle}/${imageContract.caBundleFileName}` }]),
+};
 
 /**
  * The ServiceAccount token, mounted explicitly into the one container that needs it: pods set

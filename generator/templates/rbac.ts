@@ -9,8 +9,9 @@ import { component, fullname, metadata } from "./pod-parts.ts";
 
 /**
  * One identity per component, least privilege (issue #2): the agent pods' deregister sidecar may
- * only delete pods; the refresher may only get and patch its own Deployment. The job container
- * has no token at all (see the Deployment).
+ * only get and delete pods (it reads its own pod to learn whether the pod is being deleted
+ * already, and deletes it once the agent is removed); the refresher may only get and patch its
+ * own Deployment. The job container has no token at all (see the Deployment).
  */
 
 const refreshName = (): string => include(helper.refreshName);
@@ -46,7 +47,7 @@ export const roleTemplate: ChartTemplate = {
       object: new Role({
         metadata: metadata(t, fullname(), component.agent),
         // Pod names are generated, so resourceNames cannot narrow this further.
-        rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["delete"] }],
+        rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "delete"] }],
       }).toJSON(),
     },
     {

@@ -146,14 +146,14 @@ function listPackages(ctx: RequestContext): void {
   let entries = ctx.core.catalog.list(type, platform);
   const top = topOf(ctx);
   if (top !== undefined && top >= 0) entries = entries.slice(0, top);
-  sendJson(ctx.res, 200, collection(entries.map((entry) => packageJson({ ...entry, hashValue: entry.sha256, downloadUrl: ctx.origin + downloadPath(entry) }))), ctx.apiVersion);
+  sendJson(ctx.res, 200, collection(entries.map((entry) => packageJson({ ...entry, hashValue: entry.publishHash ? entry.sha256 : undefined, downloadUrl: ctx.downloadOrigin + downloadPath(entry) }))), ctx.apiVersion);
 }
 
 function getPackage(ctx: RequestContext): void {
   const { packageType = "", platform = "", version = "" } = ctx.params;
   const entry = ctx.core.catalog.find(packageType, platform, version);
   if (!entry) throw adoErrors.packageNotFound(`${packageType}/${platform}/${version}`);
-  sendJson(ctx.res, 200, packageJson({ ...entry, hashValue: entry.sha256, downloadUrl: ctx.origin + downloadPath(entry) }), ctx.apiVersion);
+  sendJson(ctx.res, 200, packageJson({ ...entry, hashValue: entry.publishHash ? entry.sha256 : undefined, downloadUrl: ctx.downloadOrigin + downloadPath(entry) }), ctx.apiVersion);
 }
 
 function listPools(ctx: RequestContext): void {
@@ -239,6 +239,10 @@ async function createSession(ctx: RequestContext): Promise<void> {
   const principal = agentPrincipal(ctx);
   if (principal && principal.poolId !== poolId) throw new ScopeError("agent token used for another pool");
   const session = model.createSession(poolId, agentId, typeof body["ownerName"] === "string" ? body["ownerName"] : "");
+  // The listener sends the capabilities it scanned at start (MessageListener.CreateSessionAsync);
+  // the service shows them from then on (a restarted agent reports new software, agents.md).
+  const systemCapabilities = stringRecord(body["systemCapabilities"], "systemCapabilities");
+  if (systemCapabilities !== undefined) model.reportCapabilities(agentId, systemCapabilities);
   const agent = model.agent(poolId, agentId);
   sendJson(ctx.res, 200, sessionJson(session, agent, true, ctx.base), ctx.apiVersion);
 }

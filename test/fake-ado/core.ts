@@ -77,6 +77,8 @@ export interface RequestContext {
   apiVersion: string;
   /** Scheme + host the client used (or `publicUrl`), e.g. `http://127.0.0.1:8080`. */
   origin: string;
+  /** Origin of package downloads: the https listener when the fake has one, else `origin`. */
+  downloadOrigin: string;
   base: LinkBase;
   principal: Principal | undefined;
 }

@@ -5,6 +5,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, it, type TestContext } from "vitest";
 import { agentEnv, buildFakeAgentPackage, configArgs, extractPackage, makeTempDir, runAgentScript, startAgentScript } from "../fake-agent/harness.ts";
+import { startTestProxy } from "../support/http-proxy.ts";
 import { startFakeAdo, type FakeAdo, type FakeAdoOptions, type RequestLogEntry } from "./server.ts";
 
 const PAT = "agent-pat-0123456789abcdef";
@@ -249,16 +250,19 @@ describe.concurrent("GIVEN the fake agent package and the fake server", { timeou
     expect(fake.state().agents).toEqual([]);
   });
 
-  it("should keep VSO_AGENT_IGNORE'd variables and VSTS_AGENT_INPUT_* out of the step and the capabilities", async (context) => {
+  it("should hide VSO_AGENT_IGNORE'd variables from the capabilities only (case-sensitively), and VSTS_AGENT_INPUT_* from everything", async (context) => {
     const { expect } = context;
-    // GIVEN the token passed the way start.sh hides it, plus one variable that must stay visible
+    // GIVEN the token passed the way start.sh hides it, a name listed in another case, and one
+    // variable that must stay visible
     const { fake, newAgentDir } = await setup(context);
     const dir = await newAgentDir();
     const env = agentEnv({
       AZP_TOKEN: "secret-azp-token",
       AZP_TOKEN_FILE: "/azp/.token",
-      VSO_AGENT_IGNORE: "AZP_TOKEN, AZP_TOKEN_FILE",
+      VSO_AGENT_IGNORE: "AZP_TOKEN, AZP_TOKEN_FILE,team_secret",
+      TEAM_SECRET: "upper-case",
       KEEP_ME: "visible",
+      LONG_VALUE: "x".repeat(1024),
       VSTS_AGENT_INPUT_TOKEN: PAT,
     });
     const args = configArgs({ url: fake.url, token: "", pool: "k8s-pool", agent: "agent-1" }).filter((arg, index, all) => arg !== "--token" && all[index - 1] !== "--token");
@@ -266,12 +270,12 @@ describe.concurrent("GIVEN the fake agent package and the fake server", { timeou
     const [requestId = 0] = fake.enqueueJobs(1, { script: "env | sort", variables: { "my.pipeline.var": "from-pipeline" } });
     // WHEN
     const ran = await runAgentScript(dir, "run.sh", ["--once"], env);
-    // THEN
+    // THEN (EnvironmentCapabilitiesProvider.cs: the list only filters capabilities; steps inherit
+    // the listener's environment)
     expect(configured.code, configured.stderr).toBe(0);
     expect(ran.code, ran.stderr).toBe(0);
     const output = fake.job(requestId).output ?? "";
-    expect(output).not.toMatch(/^AZP_TOKEN=/m);
-    expect(output).not.toMatch(/^AZP_TOKEN_FILE=/m);
+    expect(output).toMatch(/^AZP_TOKEN=secret-azp-token$/m);
     expect(output).not.toContain("VSTS_AGENT_INPUT_TOKEN");
     expect(output).not.toContain(PAT);
     expect(output).toMatch(/^KEEP_ME=visible$/m);
@@ -285,7 +289,9 @@ describe.concurrent("GIVEN the fake agent package and the fake server", { timeou
     expect(capabilities).not.toHaveProperty("AZP_TOKEN");
     expect(capabilities).not.toHaveProperty("AZP_TOKEN_FILE");
     expect(capabilities).not.toHaveProperty("VSTS_AGENT_INPUT_TOKEN");
-    expect(capabilities).toMatchObject({ KEEP_ME: "visible", "Agent.Name": "agent-1", "Agent.Version": "4.264.2", "Agent.OS": "Linux", "Agent.OSArchitecture": "X64" });
+    expect(capabilities).not.toHaveProperty("LONG_VALUE");
+    // Ordinal comparison on Linux: `team_secret` does not hide TEAM_SECRET.
+    expect(capabilities).toMatchObject({ TEAM_SECRET: "upper-case", KEEP_ME: "visible", "Agent.Name": "agent-1", "Agent.Version": "4.264.2", "Agent.OS": "Linux", "Agent.OSArchitecture": "X64" });
     expect(JSON.stringify(fake.state())).not.toContain(PAT);
   });
 
@@ -302,8 +308,9 @@ describe.concurrent("GIVEN the fake agent package and the fake server", { timeou
     const signalled = Date.now();
     agent.signal(signal);
     const result = await agent.exited;
-    // THEN
-    expect(result.code, result.stderr).toBe(0);
+    // THEN run.sh traps nothing: SIGTERM ends it at once (the listener, signalled with its group,
+    // shuts down by itself); after SIGINT bash waits for the listener, which exits 0.
+    expect(result.signal ?? result.code, result.stderr).toBe(signal === "SIGINT" ? 0 : "SIGTERM");
     expect(Date.now() - signalled).toBeLessThan(10_000);
     expect(result.stdout).toMatch(/Z: Job Job completed with result: Canceled/);
     // Agent.cs CtrlCHandler prints "Exiting..." for Ctrl-C only.
@@ -338,7 +345,8 @@ describe.concurrent("GIVEN the fake agent package and the fake server", { timeou
     expect(fake.job(first)).toMatchObject({ result: "canceled", cancelRequested: true });
     expect(fake.job(first).output).toContain("##[error]The operation was canceled.");
     expect(fake.job(second)).toMatchObject({ result: "succeeded", output: "second\n" });
-    expect(result.code, result.stderr + result.stdout).toBe(0);
+    expect(result.signal, result.stderr + result.stdout).toBe("SIGTERM");
+    expect(fake.state().sessions).toEqual([]);
     expect(result.stdout).toMatch(/Job Job completed with result: Canceled[\s\S]*Job Job completed with result: Succeeded/);
   });
 
@@ -358,32 +366,104 @@ describe.concurrent("GIVEN the fake agent package and the fake server", { timeou
     expect(second.code).toBe(1);
     expect(second.stdout).toContain("A session for this agent already exists.");
     expect(second.stdout).toContain("Stop retry on SessionConflictException after retried for 1 seconds.");
-    expect(firstResult.code).toBe(0);
+    expect(firstResult.signal).toBe("SIGTERM");
     expect(fake.state().sessions).toEqual([]);
   });
 
-  it("should not let processes a step leaves behind outlive the job", async (context) => {
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it.for([
+    ["a background process", "sleep 300 >/dev/null 2>&1 &"],
+    ["a process in a new session (setsid)", "setsid sleep 300 >/dev/null 2>&1 < /dev/null &"],
+  ] as const)("should not let %s a step leaves behind outlive the job (JobExtension.cs: by the job's lookup id)", async ([, start], context) => {
     const { expect } = context;
-    // GIVEN a step that starts a background process and returns
+    // GIVEN a step that leaves a process behind and returns
     const { fake, newAgentDir, config } = await setup(context);
     const dir = await newAgentDir();
     await config(dir);
     const pidFile = join(dir, "orphan.pid");
-    const [requestId = 0] = fake.enqueueJobs(1, { script: `sleep 300 >/dev/null 2>&1 &\necho $! > "${pidFile}"` });
+    const [requestId = 0] = fake.enqueueJobs(1, { script: `${start}\necho $! > "${pidFile}"` });
     // WHEN
     const ran = await runAgentScript(dir, "run.sh", ["--once"]);
     // THEN
     expect(ran.code, ran.stderr).toBe(0);
     expect(fake.job(requestId).result).toBe("succeeded");
     const orphan = Number(await readFile(pidFile, "utf8"));
-    await fake.waitFor(() => {
-      try {
-        process.kill(orphan, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, { what: `process ${orphan} to be gone` });
+    await fake.waitFor(() => !alive(orphan), { what: `process ${orphan} to be gone` });
+  });
+
+  it.for([
+    ["the job sets process.clean: false", { "process.clean": "False" }, "sleep 300 >/dev/null 2>&1 &"],
+    ["the process drops the job's environment (env -i)", {}, "env -i setsid sleep 300 >/dev/null 2>&1 < /dev/null &"],
+  ] as const)("should leave a process running when %s, as the real agent does", async ([, variables, start], context) => {
+    const { expect } = context;
+    const { fake, newAgentDir, config } = await setup(context);
+    const dir = await newAgentDir();
+    await config(dir);
+    const pidFile = join(dir, "orphan.pid");
+    fake.enqueueJobs(1, { script: `${start}\necho $! > "${pidFile}"`, variables });
+    const ran = await runAgentScript(dir, "run.sh", ["--once"]);
+    expect(ran.code, ran.stderr).toBe(0);
+    const orphan = Number(await readFile(pidFile, "utf8"));
+    context.onTestFinished(() => {
+      if (alive(orphan)) process.kill(orphan, "SIGKILL");
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(alive(orphan)).toBe(true);
+  });
+
+  it("should print its console lines in the culture's language (StringUtil.Loc), English for C", async (context) => {
+    const { expect } = context;
+    const { fake, newAgentDir, config } = await setup(context);
+    const dir = await newAgentDir();
+    // env.sh keeps the configure-time LANG in .env, which the listener loads.
+    const germanEnv = agentEnv({ LANG: "de_DE.UTF-8", LC_ALL: undefined, LC_MESSAGES: undefined });
+    await config(dir, {}, germanEnv);
+    fake.enqueueJobs(1, { script: "true", displayName: "Bauen" });
+    const german = await runAgentScript(dir, "run.sh", ["--once"], germanEnv);
+    expect(german.stdout).toMatch(/Z: Auf Aufträge lauschen\n/);
+    expect(german.stdout).toMatch(/Z: Bauen wird ausgeführt\n/);
+    expect(german.stdout).toMatch(/Z: Der Auftrag „Bauen“ wurde mit folgendem Ergebnis abgeschlossen: Succeeded\n/);
+    expect(german.stdout).not.toContain("Running job");
+  });
+
+  it("should report its capabilities again when it opens a session (MessageListener.CreateSessionAsync)", async (context) => {
+    const { expect } = context;
+    const { fake, newAgentDir, config } = await setup(context);
+    const dir = await newAgentDir();
+    await config(dir, {}, agentEnv({ TOOLS: "configured" }));
+    expect(fake.state().agents[0]?.systemCapabilities["TOOLS"]).toBe("configured");
+    const agent = startAgentScript(dir, "run.sh", ["--once"], agentEnv({ TOOLS: "at-run-time" }));
+    await agent.waitForOutput(/Listening for Jobs/);
+    expect(fake.state().agents[0]?.systemCapabilities["TOOLS"]).toBe("at-run-time");
+    agent.signal("SIGTERM");
+    await agent.exited;
+  });
+
+  it("should hang after deleting its session when told to (azure-pipelines-agent#5563), deaf to SIGTERM", async (context) => {
+    const { expect } = context;
+    const { fake, newAgentDir, config } = await setup(context);
+    const dir = await newAgentDir();
+    await config(dir);
+    const [requestId = 0] = fake.enqueueJobs(1, { script: "true" });
+    const agent = startAgentScript(dir, "run.sh", ["--once"], agentEnv({ FAKE_AGENT_HANG_AFTER_SESSION_DELETE: "1" }));
+    await fake.waitFor(() => fake.job(requestId).result, { what: "the job" });
+    await fake.waitFor(() => fake.state().sessions.length === 0, { what: "the session to be deleted" });
+    agent.signal("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    let exited = false;
+    void agent.exited.then(() => (exited = true));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(exited).toBe(false);
+    agent.signal("SIGKILL");
+    await agent.exited;
   });
 
   it.for([
@@ -468,5 +548,36 @@ describe.concurrent("GIVEN the fake agent package and the fake server", { timeou
     expect(sourced.code).toBe(0);
     expect({ code: strict.code, stdout: strict.stdout }).toEqual({ code: 0, stdout: "0\nsourced\n" });
     expect(await readFile(join(dir, ".path"), "utf8")).toBe(`${process.env["PATH"] ?? ""}\n`);
+  });
+});
+
+describe("GIVEN a proxy (AgentKnobs.cs: VSTS_HTTP_PROXY, else http_proxy; never HTTPS_PROXY)", { timeout: TEST_TIMEOUT_MS }, () => {
+  it.for([
+    ["VSTS_HTTP_PROXY with its own credential variables", (url: string) => ({ VSTS_HTTP_PROXY: url, VSTS_HTTP_PROXY_USERNAME: "svc", VSTS_HTTP_PROXY_PASSWORD: "pw" }), "svc:pw"],
+    ["lower-case http_proxy", (url: string) => ({ http_proxy: url }), undefined],
+  ] as const)("should send everything through %s", async ([, env, credentials], context) => {
+    const { expect } = context;
+    const proxy = await startTestProxy();
+    context.onTestFinished(() => proxy.close());
+    const { fake, newAgentDir, config } = await setup(context);
+    const dir = await newAgentDir();
+    const configured = await config(dir, {}, agentEnv(env(proxy.url)));
+    expect(configured.code, configured.stderr).toBe(0);
+    expect(proxy.requests.length).toBeGreaterThan(3);
+    expect(proxy.requests.every((r) => r.target.startsWith(fake.url) && r.credentials === credentials)).toBe(true);
+    expect(proxy.requests.length).toBe(fake.requests().length);
+  });
+
+  it("should ignore HTTPS_PROXY and https_proxy, as the real agent does", async (context) => {
+    const { expect } = context;
+    const proxy = await startTestProxy();
+    context.onTestFinished(() => proxy.close());
+    const { newAgentDir, config } = await setup(context);
+    const dir = await newAgentDir();
+    // The fake is http://, so curl would use http_proxy for it: point these at the proxy too, to
+    // show only the agent's own variable counts.
+    const configured = await config(dir, {}, agentEnv({ HTTPS_PROXY: proxy.url, https_proxy: proxy.url, HTTP_PROXY: proxy.url, ALL_PROXY: proxy.url }));
+    expect(configured.code, configured.stderr).toBe(0);
+    expect(proxy.requests).toEqual([]);
   });
 });

@@ -309,6 +309,15 @@ export class FakeAdoModel {
     return agent;
   }
 
+  /** §3.8 step 1: the capabilities a listener reports when it opens a session replace the system ones. */
+  reportCapabilities(agentId: number, systemCapabilities: Record<string, string>): void {
+    const agent = this.agents.get(agentId);
+    if (!agent) return;
+    agent.systemCapabilities = systemCapabilities;
+    this.changed();
+    this.tryAssign();
+  }
+
   /** §3.7.6: an agent holding an unfinished request refuses deletion. */
   deleteAgent(poolId: number, agentId: number): void {
     const agent = this.agent(poolId, agentId);

@@ -22,6 +22,8 @@ export interface FakeAdoPackage {
   data?: Buffer;
   /** @default the server start time */
   createdOn?: Date;
+  /** `hashValue` is EmitDefaultValue=false in PackageMetadata.cs: the service may omit it. @default true */
+  publishHash?: boolean;
 }
 
 export interface CatalogEntry {
@@ -33,6 +35,8 @@ export interface CatalogEntry {
   /** Lowercase hex SHA-256 of the served bytes (§3.3 hashValue). */
   sha256: string;
   size: number;
+  /** Whether `hashValue` is published. */
+  publishHash: boolean;
   source: { file: string } | { data: Buffer };
 }
 
@@ -93,6 +97,7 @@ export class PackageCatalog {
           createdOn: pkg.createdOn?.getTime() ?? startedAt,
           filename: packageFilename(type, platform, pkg.version),
           sha256,
+          publishHash: pkg.publishHash ?? true,
           size,
           source: pkg.file !== undefined ? { file: pkg.file } : { data: pkg.data ?? Buffer.alloc(0) },
         });

@@ -2,6 +2,7 @@
 // docker start.sh, the KEDA azure-pipelines scaler and a helm smoke test call. Spec:
 // /work/shared/ado-contract.md (section numbers in comments refer to it). Test-only code.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { ADO_ROUTES, ScopeError, type Route } from "./ado-routes.ts";
 import { AuthRegistry, authFailureResponse, type AuthFailureMode, type AuthFailureReason } from "./auth.ts";
@@ -68,6 +69,11 @@ export interface FakeAdoOptions {
    * @default the scheme + Host header of each request
    */
   publicUrl?: string;
+  /**
+   * A second, https listener serving the same requests. When set, `downloadUrl` points at it: the
+   * real package host is https, and the image refuses anything else (§3.3). @default none
+   */
+  tls?: { key: string | Buffer; cert: string | Buffer; port?: number };
 }
 
 export interface WaitForOptions {
@@ -83,6 +89,8 @@ export interface FakeAdo {
   /** Server origin, e.g. `http://127.0.0.1:41234`; the control plane lives at `${baseUrl}/_fake`. */
   readonly baseUrl: string;
   readonly port: number;
+  /** Port of the https listener (`tls`), if any. */
+  readonly httpsPort: number | undefined;
   readonly org: string;
   /** Live model; read it in assertions, change state through the methods below. */
   readonly model: FakeAdoModel;
@@ -159,10 +167,19 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
   };
   core.applySeeds();
 
+  let httpsPort: number | undefined;
   const originOf = (req: IncomingMessage): string => {
     if (core.settings.publicUrl) return core.settings.publicUrl;
     const host = req.headers.host;
-    return host && HOST_HEADER.test(host) ? `http://${host}` : core.boundOrigin;
+    const scheme = "encrypted" in req.socket && req.socket.encrypted ? "https" : "http";
+    return host && HOST_HEADER.test(host) ? `${scheme}://${host}` : core.boundOrigin;
+  };
+  /** Where package downloads are served: the https listener when there is one, on the host the client used. */
+  const downloadOriginOf = (req: IncomingMessage): string => {
+    const origin = originOf(req);
+    if (httpsPort === undefined) return origin;
+    const url = new URL(origin);
+    return `https://${url.hostname.includes(":") ? `[${url.hostname}]` : url.hostname}:${httpsPort}`;
   };
 
   const findRoute = (method: string, segments: readonly string[]): { route: Route; params: Record<string, string> } | "method" | undefined => {
@@ -200,6 +217,7 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
       query,
       apiVersion: "7.1",
       origin,
+      downloadOrigin: downloadOriginOf(req),
       base: { orgUrl: `${origin}/${org}` },
       principal: undefined,
     };
@@ -292,16 +310,18 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
     }
   };
 
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((error: unknown) => {
       process.stderr.write(`fake-ado: unhandled: ${describeError(error)}\n`);
       if (!res.headersSent) res.writeHead(500);
       res.end();
     });
-  });
+  };
+  const server: Server = createServer(onRequest);
   // Long polls stay open for messageHoldMs; the default request timeout must not cut them.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 5_000;
+  const tlsServer = options.tls === undefined ? undefined : createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, onRequest);
 
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
@@ -312,6 +332,13 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
     });
   });
   const port = (server.address() as AddressInfo).port;
+  if (tlsServer !== undefined) {
+    await new Promise<void>((resolve, reject) => {
+      tlsServer.once("error", reject);
+      tlsServer.listen(options.tls?.port ?? 0, host, () => resolve());
+    });
+    httpsPort = (tlsServer.address() as AddressInfo).port;
+  }
   core.boundOrigin = core.settings.publicUrl ?? `http://${displayHost(host)}:${port}`;
   const baseUrl = core.boundOrigin;
 
@@ -325,6 +352,7 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
     url: `${baseUrl}/${org}`,
     baseUrl,
     port,
+    httpsPort,
     org,
     model,
     state: () => stateView(core),
@@ -396,6 +424,12 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      if (tlsServer !== undefined) {
+        await new Promise<void>((resolve) => {
+          tlsServer.close(() => resolve());
+          tlsServer.closeAllConnections();
+        });
+      }
     },
   };
   return fake;

@@ -236,7 +236,8 @@ export interface PackageJsonInput {
   version: string;
   createdOn: number;
   downloadUrl: string;
-  hashValue: string;
+  /** Omitted from the answer when undefined (EmitDefaultValue=false, §3.3). */
+  hashValue: string | undefined;
   filename: string;
 }
 
@@ -249,7 +250,7 @@ export function packageJson(input: PackageJsonInput): Record<string, unknown> {
     version: { major, minor, patch },
     downloadUrl: input.downloadUrl,
     // §3.3: lowercase hex SHA-256 (the swagger text says "MD5 as base64"; see spec.ts).
-    hashValue: input.hashValue,
+    ...(input.hashValue === undefined ? {} : { hashValue: input.hashValue }),
     infoUrl: "https://go.microsoft.com/fwlink/?LinkId=798199",
     filename: input.filename,
   };

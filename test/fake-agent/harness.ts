@@ -104,15 +104,25 @@ export class AgentProcess {
     }
   }
 
+  /**
+   * Signals the script's whole process group, as a terminal's Ctrl-C does: the real run.sh traps
+   * nothing and runs the listener in the foreground, so only the group reaches the listener.
+   */
   signal(signal: NodeJS.Signals): void {
-    this.child.kill(signal);
+    if (this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, signal);
+    } catch {
+      // already gone
+    }
   }
 }
 
 /** Starts `<dir>/<script> args...` (or an absolute command) with cwd `dir`. */
 export function startAgentScript(dir: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv = agentEnv()): AgentProcess {
   const command = isAbsolute(script) ? script : join(dir, script);
-  return new AgentProcess(spawn(command, [...args], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] }));
+  // detached: its own process group, which signal() addresses.
+  return new AgentProcess(spawn(command, [...args], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"], detached: true }));
 }
 
 export function runAgentScript(dir: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv = agentEnv()): Promise<ProcessResult> {

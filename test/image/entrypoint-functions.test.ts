@@ -32,7 +32,7 @@ describe("the commands, when sourced", () => {
   // reading any other AZP_/POD_ name would silently get nothing.
   it.each(Object.entries(imageContract.commands) as [ImageCommand, string][])("should read exactly the contract's variables: %s", async (key, command) => {
     const text = readFileSync(commandPath(command as (typeof COMMANDS)[number]), "utf8");
-    const read = new Set([...text.matchAll(/\$\{((?:AZP|POD)_[A-Z0-9_]+):-/g)].map((m) => m[1]));
+    const read = new Set([...text.matchAll(/\$\{((?:AZP|POD|VSO)_[A-Z0-9_]+):-/g)].map((m) => m[1]));
     const expected = new Set(envReadBy(key).map((k) => imageContract.env[k].name));
     expect([...read].sort()).toEqual([...expected].sort());
   });
@@ -234,15 +234,28 @@ describe("azp-register functions", () => {
     expect(r.stdout.trim()).toBe(join(dir, ".credentials"));
   });
 
-  it("should refuse a package whose SHA-256 differs from the published one", async () => {
-    const home = join(scratch, "download-home");
+  it.each([
+    ["file", "file:///etc/passwd"],
+    ["plain http", "http://mirror.example.com/agent.tar.gz"],
+  ])("should refuse to download the package over %s, and touch nothing", async (_name, url) => {
+    const home = join(scratch, `download-home-${_name.replace(" ", "-")}`);
     mkdirSync(home, { recursive: true });
-    const archive = join(scratch, "pkg.tar.gz");
-    writeFileSync(archive, "not really a tarball");
-    const r = await bashWith([commandPath("azp-register")], `log_init azp-register; register_download file://${archive} ${"ab".repeat(32)} ${q(home)}`);
+    const r = await bashWith([commandPath("azp-register")], `log_init azp-register; register_download ${q(url)} ${"ab".repeat(32)} ${q(home)} 60`);
     expect(r.code).toBe(6);
-    expect(r.stderr).toContain(`but Azure DevOps published ${"ab".repeat(32)}: refusing to run it`);
+    expect(r.stderr).toContain(`azp-register: error: refusing to download the agent package over a connection that is not https: ${url}`);
     expect((await exec("ls", ["-A", home])).stdout).toBe("");
+  });
+
+  it.each([
+    ["a mirror without its hash", "AZP_AGENT_PACKAGE_URL=https://mirror.example.com/a.tar.gz", "AZP_AGENT_PACKAGE_SHA256 must be the package's SHA-256"],
+    ["a hash without a mirror", `AZP_AGENT_PACKAGE_SHA256=${"ab".repeat(32)}`, "AZP_AGENT_PACKAGE_URL is not set: the https URL of the agent package"],
+    ["an http mirror", `AZP_AGENT_PACKAGE_URL=http://mirror.example.com/a.tar.gz AZP_AGENT_PACKAGE_SHA256=${"ab".repeat(32)}`, "AZP_AGENT_PACKAGE_URL must be an https URL; got 'http://mirror.example.com/a.tar.gz'"],
+  ])("should refuse %s before anything else (exit 2)", async (_name, assignments, message) => {
+    const token = join(scratch, "token-register");
+    writeFileSync(token, "s3cr3tpat");
+    const r = await bashWith([commandPath("azp-register")], `${assignments} AZP_URL=https://dev.azure.com/x AZP_POOL=p AZP_AGENT_NAME=a AZP_AGENT_SOURCE=download AZP_TOKEN_FILE=${q(token)} register_main`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
   });
 
   it("should map the machine type to the package platform", async () => {
@@ -252,35 +265,97 @@ describe("azp-register functions", () => {
 });
 
 describe("azp-run console watcher", () => {
-  it("should create the busy marker on 'Running job' and remove it on completion", async () => {
+  it("should set the job-running hint on 'Running job' and clear it on completion", async () => {
     const state = mkdtempSync(join(scratch, "state-"));
-    const busy = join(state, imageContract.stateFiles.busy);
     const script = `AZP_PATH_STATE=${q(state)}
 printf '%s\\n' '2026-11-28 08:00:00Z: Listening for Jobs' '2026-11-28 08:00:01Z: Running job: Build app' | run_watch_console
-cat ${q(busy)}
+hint_present ${imageContract.stateFiles.busy} && echo busy
 printf '%s\\n' '2026-11-28 08:00:09Z: Job Build app completed with result: Succeeded' | run_watch_console
-test -e ${q(busy)} && echo still-busy || echo idle`;
+hint_present ${imageContract.stateFiles.busy} && echo still-busy || echo idle`;
     const r = await bashWith([commandPath("azp-run")], script);
-    expect(r.stdout).toMatch(/Listening for Jobs\n.*Running job: Build app\n.*Z Build app\n.*completed with result: Succeeded\nidle\n$/);
+    expect(r.stdout).toBe(
+      "2026-11-28 08:00:00Z: Listening for Jobs\n2026-11-28 08:00:01Z: Running job: Build app\nbusy\n2026-11-28 08:00:09Z: Job Build app completed with result: Succeeded\nidle\n",
+    );
+  });
+
+  it.each([
+    [3600, "3555"],
+    [300, "255"],
+    [60, "40"],
+    [0, "-1"],
+  ])("should cancel a job still running near the end of a %s s grace period, after %s s", async (grace, expected) => {
+    const r = await bashWith([commandPath("azp-run")], `run_cancel_at ${grace}`);
+    expect(r.stdout).toBe(`${expected}\n`);
   });
 });
 
-describe("azp-deregister snapshot", () => {
-  const registration = (name: string): string => JSON.stringify({ agentId: 7, agentName: name, poolId: 3, poolName: "p", serverUrl: "http://x/org" });
-
-  it("should keep the ids of this pod's agent", async () => {
+describe("lifecycle hints in the job-writable state volume", () => {
+  // The job can put anything at a hint's path. Only presence counts, through lstat: a FIFO
+  // would block an open, a symlink would lead to the PAT.
+  it.each([
+    ["a symlink to the PAT", "ln -s /azp/secrets/token"],
+    ["a dangling symlink", "ln -s /nonexistent"],
+    ["a FIFO", "mkfifo"],
+    ["a directory", "mkdir"],
+    ["a regular file", "touch"],
+  ])("should see %s as present, without opening it", async (_name, make) => {
     const state = mkdtempSync(join(scratch, "state-"));
-    writeFileSync(join(state, imageContract.stateFiles.registration), registration("pod-a"));
-    const r = await bashWith([commandPath("azp-deregister")], `AZP_PATH_STATE=${q(state)}; log_init d; deregister_snapshot pod-a; echo "$DEREGISTER_POOL_ID/$DEREGISTER_AGENT_ID"`);
-    expect(r.stdout).toContain("3/7\n");
+    const r = await bashWith(common, `AZP_PATH_STATE=${q(state)}; ${make} ${q(join(state, "agent-exited"))}; timeout 5 bash -c 'source ${q(libPath("common"))}; AZP_PATH_STATE=${q(state)}; hint_present agent-exited && echo present'`);
+    expect(r.stdout).toBe("present\n");
   });
 
-  it("should refuse a registration that names another agent (a job rewrote the state volume)", async () => {
+  it("should replace a symlink planted at a hint's path instead of writing through it", async () => {
     const state = mkdtempSync(join(scratch, "state-"));
-    writeFileSync(join(state, imageContract.stateFiles.registration), registration("someone-else"));
-    const r = await bashWith([commandPath("azp-deregister")], `AZP_PATH_STATE=${q(state)}; log_init d; deregister_snapshot pod-a`);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("names agent 'someone-else', not this pod's agent 'pod-a' (POD_NAME): refusing to remove another agent");
+    const victim = join(scratch, "victim");
+    writeFileSync(victim, "untouched");
+    const r = await bashWith(common, `AZP_PATH_STATE=${q(state)}; ln -s ${q(victim)} ${q(join(state, "agent-removed"))}; hint_set agent-removed; test -L ${q(join(state, "agent-removed"))} && echo still-link || echo replaced; ls -A ${q(state)}`);
+    expect(r.stdout).toBe("replaced\nagent-removed\n");
+    expect(readFileSync(victim, "utf8")).toBe("untouched");
+  });
+
+  it("should not block on a FIFO when setting or clearing a hint", async () => {
+    const state = mkdtempSync(join(scratch, "state-"));
+    const r = await bashWith(common, `AZP_PATH_STATE=${q(state)}; mkfifo ${q(join(state, "job-running"))}; timeout 5 bash -c 'source ${q(libPath("common"))}; AZP_PATH_STATE=${q(state)}; hint_set job-running; hint_clear job-running; hint_present job-running || echo cleared'`);
+    expect(r.stdout).toBe("cleared\n");
+  });
+});
+
+describe("untrusted text", () => {
+  it("should turn control characters into spaces and cut long text", async () => {
+    const r = await bashWith(common, `text_safe out $'line1\\nline2\\e[31mred\\r' 12; printf '[%s]' "$out"`);
+    expect(r.stdout).toBe("[line1 line2 ...]");
+  });
+
+  it("should percent-decode without interpreting backslash escapes", async () => {
+    const r = await bashWith(common, `text_url_decode out 'Access%20Denied%3A%20x%5Cn%41+\\x41'; printf '[%s]' "$out"`);
+    expect(r.stdout).toBe("[Access Denied: x\\nA \\x41]");
+  });
+});
+
+describe("the agent's environment", () => {
+  const exportScript = `agent_env_export "$GIVEN"; printf '%s\\n' "VSO_AGENT_IGNORE=$VSO_AGENT_IGNORE" "VSTS_HTTP_PROXY=\${VSTS_HTTP_PROXY:-}" "USER=\${VSTS_HTTP_PROXY_USERNAME:-}" "PASSWORD=\${VSTS_HTTP_PROXY_PASSWORD:-}" "LC_ALL=$LC_ALL"`;
+
+  it("should give the agent the https proxy without its credentials, and the credentials apart (AgentKnobs.cs)", async () => {
+    const r = await bashWith(common, exportScript, { GIVEN: "", HTTPS_PROXY: "http://svc%40corp:p%3Ass@proxy.internal:3128", HTTP_PROXY: "http://other:8080" });
+    expect(r.stdout).toContain("VSTS_HTTP_PROXY=http://proxy.internal:3128\nUSER=svc@corp\nPASSWORD=p:ss\nLC_ALL=C.UTF-8\n");
+  });
+
+  it("should fall back to the http proxy and leave the agent's variables unset without any proxy", async () => {
+    const withHttp = await bashWith(common, exportScript, { GIVEN: "", http_proxy: "http://proxy:8080" });
+    expect(withHttp.stdout).toContain("VSTS_HTTP_PROXY=http://proxy:8080\nUSER=\nPASSWORD=\n");
+    const without = await bashWith(common, exportScript, { GIVEN: "" });
+    expect(without.stdout).toContain("VSTS_HTTP_PROXY=\nUSER=\nPASSWORD=\n");
+  });
+
+  it("should hide the given names and the image's own from the capabilities, proxy variables in both spellings", async () => {
+    const r = await bashWith(common, exportScript, { GIVEN: "TEAM_SECRET,NUGET_PACKAGES" });
+    const ignored = (/VSO_AGENT_IGNORE=(.*)/.exec(r.stdout)?.[1] ?? "").split(",");
+    expect(ignored.slice(0, 2)).toEqual(["TEAM_SECRET", "NUGET_PACKAGES"]);
+    for (const name of ["AZP_URL", "AZP_TOKEN_FILE", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "VSTS_HTTP_PROXY", "VSTS_HTTP_PROXY_PASSWORD", "VSO_AGENT_IGNORE"]) {
+      expect(ignored).toContain(name);
+    }
+    // The release is a capability on purpose (pipelines demand it, helm test counts by it).
+    expect(ignored).not.toContain("AZP_RELEASE");
   });
 });
 

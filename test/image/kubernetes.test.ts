@@ -27,6 +27,8 @@ beforeEach(() => {
   kube.requests.length = 0;
   kube.deployments.clear();
   kube.forbidden.clear();
+  kube.terminating.clear();
+  kube.rejectAll = false;
 });
 
 describe("azp-deregister in Kubernetes", () => {
@@ -40,7 +42,18 @@ describe("azp-deregister in Kubernetes", () => {
 
     await pod.waitForLog("deregister", `deleted pod ${kube.namespace}/${pod.name}`, 30_000);
     expect(agentsInPool(env.fake, env.poolId)).toEqual([]);
-    expect(kube.requests).toEqual([{ method: "DELETE", path: `/api/v1/namespaces/${kube.namespace}/pods/${pod.name}`, contentType: undefined, authorized: true, body: "" }]);
+    // It asks the API whether its pod is being deleted already, then deletes exactly that pod.
+    const path = `/api/v1/namespaces/${kube.namespace}/pods/${pod.name}`;
+    expect(kube.requests).toEqual([
+      { method: "GET", path, contentType: undefined, authorized: true, body: "" },
+      {
+        method: "DELETE",
+        path,
+        contentType: "application/json",
+        authorized: true,
+        body: JSON.stringify({ kind: "DeleteOptions", apiVersion: "v1", preconditions: { uid: kube.uidOf(pod.name) } }),
+      },
+    ]);
 
     // Exiting now would make the kubelet restart the sidecar: it waits for the pod's SIGTERM.
     expect(await pod.running("deregister")).toBe(true);
@@ -48,24 +61,41 @@ describe("azp-deregister in Kubernetes", () => {
     await pod.signal("deregister");
     expect((await pod.waitForExit("deregister", 10_000)).exitCode).toBe(0);
     expect((await pod.waitForExit("agent", 10_000)).exitCode).toBe(0);
-    expect(kube.requests).toHaveLength(1);
+    expect(kube.requests).toHaveLength(2);
   });
 
-  it("should remove the agent but not call the API when the pod is being deleted already (helm uninstall)", async () => {
-    // On uninstall the ServiceAccount may be gone before the pod stops: a DELETE would only
-    // log an authentication error. The agent container tells the sidecar it stopped on SIGTERM.
+  it.each([
+    ["the API says the pod is being deleted", (k: FakeKube, pod: string): void => void k.terminating.add(pod), `is being deleted already: not deleting it again`],
+    ["the ServiceAccount is gone (helm uninstall: 401)", (k: FakeKube): void => void (k.rejectAll = true), `is being deleted already: not deleting it again`],
+  ])("should remove the agent but not delete the pod again when %s", async (_name, arrange, message) => {
+    // The kubelet stops the job container first; the sidecar sees the listener gone before its
+    // own SIGTERM. What counts is the API's view of the pod, not a file the job could write.
     const pod = newPod(env, { dockerArgs: { deregister: kube.dockerArgs() } });
+    arrange(kube, pod.name);
     await pod.start();
     await pod.waitForLog("agent", LISTENING);
     await pod.signal("agent");
     await pod.waitForExit("agent", 15_000);
-    await pod.waitForLog("deregister", "not deleting it again", 30_000);
+    await pod.waitForLog("deregister", `pod ${kube.namespace}/${pod.name} ${message}`, 30_000);
     expect(agentsInPool(env.fake, env.poolId)).toEqual([]);
-    expect(kube.requests).toEqual([]);
+    expect(kube.requests.map((r) => r.method)).toEqual(["GET"]);
+    expect(await pod.logs("deregister")).not.toContain("error");
     // Still waiting for its own SIGTERM (the kubelet sends it after the agent container ended).
     expect(await pod.running("deregister")).toBe(true);
     await pod.signal("deregister");
     expect((await pod.waitForExit("deregister", 10_000)).exitCode).toBe(0);
+    expect(kube.requests.map((r) => r.method)).toEqual(["GET"]);
+  });
+
+  it("should delete no pod and call no API when its own SIGTERM came first", async () => {
+    const pod = newPod(env, { dockerArgs: { deregister: kube.dockerArgs() } });
+    await pod.start();
+    await pod.waitForLog("agent", LISTENING);
+    // The kubelet's order on pod deletion, with the sidecar's SIGTERM before it looked.
+    await pod.signal("deregister");
+    await pod.signal("agent");
+    expect((await pod.waitForExit("deregister", 15_000)).exitCode).toBe(0);
+    expect(agentsInPool(env.fake, env.poolId)).toEqual([]);
     expect(kube.requests).toEqual([]);
   });
 });

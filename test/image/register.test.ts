@@ -1,9 +1,11 @@
-import { createServer, type Server } from "node:http";
+import { readFileSync } from "node:fs";
+import type { Server } from "node:https";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { imageContract, tokenFilePath } from "../../generator/contract/image.ts";
-import type { FakeAdo } from "../fake-ado/server.ts";
-import { EXPIRED_PAT, LISTENING, PAT, POOL, UNKNOWN_PAT, startFake, type ImageTestEnv } from "./support/environment.ts";
+import { startFakeAdo, type FakeAdo } from "../fake-ado/server.ts";
+import { AGENT_VERSION, EXPIRED_PAT, LISTENING, PAT, POOL, UNKNOWN_PAT, startFake, testTls, type ImageTestEnv } from "./support/environment.ts";
 import { useImageEnv } from "./support/hooks.ts";
 import { docker } from "./support/docker.ts";
 import { agentsInPool, imageRequests, newPod, requestsInOrder, shape } from "./support/fixtures.ts";
@@ -118,7 +120,10 @@ describe("azp-register failures", () => {
     expect(r.output).not.toContain("Unrecognized command-line input arguments");
     // The fake's pools have autoUpdate: true, like new pools in Azure DevOps.
     expect(r.stderr).toContain(`azp-register: warning: pool '${POOL}' lets agents update themselves (autoUpdate)`);
-    expect(await pod.stateFile(imageContract.stateFiles.registration)).toMatch(/"agentName":\s*"azp-test-/);
+    // Registered under the pod's name (what the sidecar looks it up by), nothing handed over in
+    // the job-writable state volume.
+    expect(env.fake.state().agents.map((a) => a.name)).toEqual([pod.name]);
+    expect((await pod.inspectVolumes("ls -A /pod/state")).stdout).toBe("");
   });
 
   it("should re-register under the same name when the init container runs again", async () => {
@@ -134,13 +139,14 @@ describe("azp-register failures", () => {
 });
 
 /** Serves fixed bytes on 127.0.0.1, for a mirror that hands out a different file. */
+/** An https mirror serving `bytes` with the fakes' test certificate. */
 async function serveBytes(bytes: Buffer): Promise<{ url: string; server: Server }> {
-  const server = createServer((_req, res) => {
+  const server = createHttpsServer({ key: testTls().key, cert: testTls().cert }, (_req, res) => {
     res.writeHead(200, { "Content-Type": "application/gzip", "Content-Length": String(bytes.length) });
     res.end(bytes);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mirror/vsts-agent.tar.gz`, server };
+  return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/mirror/vsts-agent.tar.gz`, server };
 }
 
 describe("azp-register with AZP_AGENT_SOURCE=download", () => {
@@ -170,17 +176,63 @@ describe("azp-register with AZP_AGENT_SOURCE=download", () => {
     expect((await pod.waitForExit("agent", 10_000)).exitCode).toBe(0);
   });
 
-  it("should refuse a package whose SHA-256 differs from the published hashValue", async () => {
-    const mirror = await serveBytes(Buffer.from("this is not the published package"));
+  it("should take the package from an https mirror with its own SHA-256, without asking Azure DevOps for one", async () => {
+    const mirror = await serveBytes(readFileSync(env.pkg.file));
     try {
-      const pod = newPod(env, { env: { register: { [names.agentSource.name]: "download", [names.packageUrl.name]: mirror.url } } });
+      const pod = newPod(env, { env: { register: { [names.agentSource.name]: "download", [names.packageUrl.name]: mirror.url, [names.packageSha256.name]: env.pkg.sha256.toUpperCase() } } });
+      const r = await pod.register();
+      expect(r.exitCode, r.output).toBe(0);
+      expect(r.stdout).toContain(`SHA-256 verified (${env.pkg.sha256})`);
+      expect(requestsInOrder(env.fake).some((c) => c.path.includes("/packages/"))).toBe(false);
+    } finally {
+      mirror.server.close();
+    }
+  });
+
+  it("should refuse a mirror's package whose SHA-256 differs from the one given for it", async () => {
+    const mirror = await serveBytes(Buffer.from("this is not the agent package"));
+    try {
+      const pod = newPod(env, { env: { register: { [names.agentSource.name]: "download", [names.packageUrl.name]: mirror.url, [names.packageSha256.name]: env.pkg.sha256 } } });
       const r = await pod.register();
       expect(r.exitCode, r.output).toBe(6);
-      expect(r.stderr).toContain(`but Azure DevOps published ${env.pkg.sha256}: refusing to run it`);
+      expect(r.stderr).toContain(`but ${env.pkg.sha256} was expected: refusing to run it`);
       expect(agentsInPool(env.fake, env.poolId)).toEqual([]);
     } finally {
       mirror.server.close();
     }
+  });
+
+  it("should refuse a package Azure DevOps offers without a hash", async () => {
+    const fake = await startFake(env.pkg, { packages: [{ version: AGENT_VERSION, platforms: ["linux-x64", "linux-arm64"], file: env.pkg.file, publishHash: false }] });
+    try {
+      const pod = newPod({ ...env, fake }, { url: fake.url, env: { register: { [names.agentSource.name]: "download" } } });
+      const r = await pod.register();
+      expect(r.exitCode, r.output).toBe(6);
+      expect(r.stderr).toContain("Azure DevOps published no SHA-256 (hashValue) for the linux-x64 agent package");
+      expect(fake.requests().some((c) => c.path.startsWith("/_downloads/"))).toBe(false);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it("should refuse a package Azure DevOps offers over plain http", async () => {
+    const fake = await startFakeAdo({ pats: [PAT], pools: [POOL], packages: [{ version: AGENT_VERSION, platforms: ["linux-x64", "linux-arm64"], file: env.pkg.file }] });
+    try {
+      const pod = newPod({ ...env, fake }, { url: fake.url, env: { register: { [names.agentSource.name]: "download" } } });
+      const r = await pod.register();
+      expect(r.exitCode, r.output).toBe(6);
+      expect(r.stderr).toContain(`refusing to download the agent package over a connection that is not https: ${fake.baseUrl}/_downloads/`);
+      expect(fake.requests().some((c) => c.path.startsWith("/_downloads/"))).toBe(false);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it("should name the certificate problem when the package host's CA is not trusted (no caBundle)", async () => {
+    const pod = newPod(env, { caFile: undefined, env: { register: { [names.agentSource.name]: "download" } } });
+    const r = await pod.register();
+    expect(r.exitCode, r.output).toBe(6);
+    expect(r.stderr).toMatch(/cannot download the agent package from https:\/\/127\.0\.0\.1:\d+\/_downloads\/.*certificate/);
   });
 
   it("should explain a sign-in page instead of crashing in jq (the article's start.sh died there)", async () => {

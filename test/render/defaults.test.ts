@@ -105,9 +105,28 @@ describe("defaults rendering: credential isolation in the Deployment", () => {
     expect(deregister.volumeMounts?.map((m) => m.name)).not.toContain(volumes.agent);
   });
 
-  it("should hold the job container back until the sidecar has snapshotted the registration", () => {
+  it("should hold the job container back until the sidecar has found its agent, on a marker in the sidecar's private /tmp", () => {
     const probe = deregister.startupProbe?.exec?.command ?? [];
-    expect(probe).toEqual(["test", "-f", `${imageContract.paths.state}/${imageContract.stateFiles.deregisterReady}`]);
+    expect(probe).toEqual(["test", "-f", "/tmp/deregister-ready"]);
+    const privateTmp = deregister.volumeMounts?.find((m) => m.mountPath === "/tmp")?.name;
+    expect(agent.volumeMounts?.map((m) => m.name)).not.toContain(privateTmp);
+  });
+
+  it("should give the sidecar what it needs to find its agent without the job's help: the pool and the pod's name", () => {
+    expect(deregister.env?.find((e) => e.name === "AZP_POOL")?.value).toBe("k8s-pool");
+    expect(deregister.env?.find((e) => e.name === "POD_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.name");
+  });
+
+  it("should not mount the job-writable state volume into the register container (it hands nothing over)", () => {
+    expect(register.volumeMounts?.map((m) => m.name)).not.toContain(volumes.state);
+  });
+
+  it("should keep Service links out of the agent pods' environment (each would become a capability)", () => {
+    expect(spec.enableServiceLinks).toBe(false);
+  });
+
+  it("should tell the job container the grace period, so a job is cancelled before the pod is killed", () => {
+    expect(agent.env?.find((e) => e.name === "AZP_STOP_GRACE_SECONDS")?.value).toBe("3600");
   });
 });
 
@@ -129,8 +148,8 @@ describe("defaults rendering: RBAC", () => {
       .flatMap((r) => r.rules ?? []);
   }
 
-  it("should let the agent pods' identity only delete pods", () => {
-    expect(rulesOf(podSpecOf(deployment).serviceAccountName)).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["delete"] }]);
+  it("should let the agent pods' identity only get and delete pods", () => {
+    expect(rulesOf(podSpecOf(deployment).serviceAccountName)).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "delete"] }]);
   });
 
   it("should let the refresher only get and patch its own Deployment", () => {

@@ -87,6 +87,12 @@ describe("team scenario", () => {
     for (const [capability, value] of Object.entries(values.agent.capabilities)) expect(envValue(container, capability), capability).toBe(value);
   });
 
+  it("should keep extraEnv out of the agent's capabilities (VSO_AGENT_IGNORE names them; the image adds its own list)", () => {
+    expect(envValue(agent, "VSO_AGENT_IGNORE")).toBe("NUGET_PACKAGES,TEAM");
+    // The capabilities themselves stay reportable.
+    expect(envValue(agent, "VSO_AGENT_IGNORE")).not.toContain("dotnet");
+  });
+
   it("should set the proxy variables on every container", () => {
     const names = proxyNames(mergeValues(modelDefaults(), scenario.values));
     expect(names.length).toBeGreaterThan(0);
@@ -186,5 +192,16 @@ describe("download scenario", () => {
   it("should keep the baked source in the other scenarios", () => {
     const register = containerNamed(podSpecOf(scenarioRendering("defaults").one("Deployment")), containers.register);
     expect(envValue(register, env.agentSource.name)).toBe(v("agent.source").spec.default);
+  });
+});
+
+describe("an organization URL pasted from the browser", () => {
+  it("should drop its trailing slash in every container that talks to Azure DevOps", () => {
+    // GIVEN the defaults with `https://dev.azure.com/contoso/`  WHEN rendered
+    const rendering = scenarioRendering("defaults", { values: [{ azp: { url: "https://dev.azure.com/contoso/" } }] });
+    // THEN
+    const spec = podSpecOf(rendering.one("Deployment"));
+    for (const name of [containers.register, containers.deregister]) expect(envValue(containerNamed(spec, name), env.url.name)).toBe("https://dev.azure.com/contoso");
+    expect(envValue(containerNamed(podSpecOf(rendering.one("Pod")), containers.smoke), env.url.name)).toBe("https://dev.azure.com/contoso");
   });
 });

@@ -28,6 +28,12 @@ const violations: { case: string; values: JsonObject; rule: CrossFieldRule; name
   { case: "serviceAccount.create=false without a name", values: { serviceAccount: { create: false } }, rule: rule("serviceAccount.name is required") },
   { case: "refresh.serviceAccount.create=false without a name", values: { refresh: { serviceAccount: { create: false } } }, rule: rule("refresh.serviceAccount.name is required") },
   { case: "a packageUrl with the baked source", values: { agent: { packageUrl: "https://mirror.example.com/agent.tar.gz" } }, rule: rule("agent.packageUrl only applies") },
+  {
+    case: "a package mirror without its hash",
+    values: { agent: { source: "download", packageUrl: "https://mirror.example.com/agent.tar.gz" } },
+    rule: rule("agent.packageSha256 is required with"),
+  },
+  { case: "a package hash without a mirror", values: { agent: { source: "download", packageSha256: "ab".repeat(32) } }, rule: rule("agent.packageSha256 only applies") },
   { case: "namespace.create without a name", values: { namespace: { create: true } }, rule: rule("namespace.name is required") },
   // Would replace the release identity helm test counts agents by.
   { case: "a capability named AZP_RELEASE", values: { agent: { capabilities: { java: "17", AZP_RELEASE: "x/y" } } }, rule: rule("agent.capabilities has the reserved name"), name: "AZP_RELEASE" },
@@ -40,7 +46,10 @@ const validCombinations: { case: string; values: JsonObject }[] = [
   { case: "serviceAccount.create=false with a name", values: { serviceAccount: { create: false, name: "agents" } } },
   { case: "refresh.serviceAccount.create=false with a name", values: { refresh: { serviceAccount: { create: false, name: "refresher" } } } },
   { case: "refresh.serviceAccount.create=false with the refresher off", values: { refresh: { enabled: false, serviceAccount: { create: false } } } },
-  { case: "a packageUrl with the download source", values: { agent: { source: "download", packageUrl: "https://mirror.example.com/agent.tar.gz" } } },
+  {
+    case: "a package mirror with its hash and the download source",
+    values: { agent: { source: "download", packageUrl: "https://mirror.example.com/agent.tar.gz", packageSha256: "AB-".repeat(21) + "ab" } },
+  },
   { case: "namespace.create with a name", values: { namespace: { create: true, name: "agents" } } },
   { case: "a namespace name without creating it", values: { namespace: { name: "agents" } } },
   { case: "capabilities and extra variables with their own names", values: { agent: { capabilities: { java: "17", AZP_RELEASE_TRAIN: "q3" } }, extraEnv: [{ name: "GOFLAGS", value: "-mod=mod" }] } },
@@ -69,7 +78,7 @@ describe("cross-field rules", () => {
   });
 
   it.each(rules.map((r) => ({ message: r.message })))("should name a value and its fix in: $message", ({ message }) => {
-    expect(message).toMatch(/^[a-z][A-Za-z.]+ /);
+    expect(message).toMatch(/^[a-z][A-Za-z0-9.]+ /);
     expect(message).toMatch(/(set|remove|name|use|pass) /);
   });
 });

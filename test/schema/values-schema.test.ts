@@ -28,7 +28,10 @@ interface BadInput {
 }
 
 const badInputs: BadInput[] = [
-  { case: "an organization URL with a trailing slash", values: { azp: { url: "http://x/" } }, path: "/azp/url" },
+  { case: "an organization URL with a query", values: { azp: { url: "https://dev.azure.com/contoso?x=1" } }, path: "/azp/url" },
+  { case: "a package mirror over plain http", values: { agent: { source: "download", packageUrl: "http://mirror.example.com/agent.tar.gz" } }, path: "/agent/packageUrl" },
+  { case: "a package hash that is not a SHA-256", values: { agent: { packageSha256: "md5:abc" } }, path: "/agent/packageSha256" },
+  { case: "a status check faster than every 5 s", values: { agent: { statusCheckSeconds: 1 } }, path: "/agent/statusCheckSeconds" },
   { case: "an organization URL without scheme", values: { azp: { url: "dev.azure.com/contoso" } }, path: "/azp/url" },
   { case: "an unknown top-level key", values: { replicas: 3 }, path: "/replicas", unknownKey: true },
   { case: "an unknown nested key (typo)", values: { azp: { urll: "https://dev.azure.com/x" } }, path: "/azp/urll", unknownKey: true },

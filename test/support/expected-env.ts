@@ -1,4 +1,4 @@
-import { envFor, imageContract, type ImageCommand } from "../../generator/contract/image.ts";
+import { caBundleEnvName, envFor, imageContract, proxyEnvNames, type ImageCommand } from "../../generator/contract/image.ts";
 import { isJsonObject, type JsonObject } from "./values.ts";
 
 /**
@@ -6,8 +6,6 @@ import { isJsonObject, type JsonObject } from "./values.ts";
  * (merged) values — derived from the contract and the values, never typed by hand.
  */
 
-/** Proxy values → the conventional variable names, set in upper and lower case (curl reads lower, .NET upper). */
-const PROXY_VARIABLES: Record<string, string> = { httpProxy: "HTTP_PROXY", httpsProxy: "HTTPS_PROXY", noProxy: "NO_PROXY" };
 
 /** Commands whose container carries the user's capabilities: the agent reports them when it registers and runs. */
 const CAPABILITY_COMMANDS: readonly ImageCommand[] = imageContract.capabilityCommands;
@@ -18,9 +16,9 @@ export function contractNames(command: ImageCommand): string[] {
 
 export function proxyNames(values: JsonObject): string[] {
   const proxy = isJsonObject(values["proxy"]) ? values["proxy"] : {};
-  return Object.entries(PROXY_VARIABLES)
+  return Object.entries(proxyEnvNames)
     .filter(([key]) => typeof proxy[key] === "string" && proxy[key] !== "")
-    .flatMap(([, name]) => [name, name.toLowerCase()]);
+    .flatMap(([, names]) => [...names]);
 }
 
 export function expectedEnvNames(command: ImageCommand, values: JsonObject): string[] {
@@ -30,5 +28,7 @@ export function expectedEnvNames(command: ImageCommand, values: JsonObject): str
     command === "run" && Array.isArray(values["extraEnv"])
       ? values["extraEnv"].map((e) => (isJsonObject(e) ? String(e["name"]) : ""))
       : [];
-  return [...contractNames(command), ...capabilities, ...proxyNames(values), ...extraEnv];
+  // The extra CA bundle reaches every container that talks to Azure DevOps or a package host.
+  const caBundle = isJsonObject(values["caBundle"]) && values["caBundle"]["configMap"] && command !== "refresh" ? [caBundleEnvName] : [];
+  return [...contractNames(command), ...capabilities, ...proxyNames(values), ...caBundle, ...extraEnv];
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { imageContract } from "../../generator/contract/image.ts";
+import { agentProxyEnv, imageContract } from "../../generator/contract/image.ts";
 import { release } from "../../generator/contract/release.ts";
 import { repoPath } from "../support/repo.ts";
 import { run } from "../support/tools.ts";
@@ -32,7 +32,14 @@ describe("agent-image/generated/contract.sh", () => {
     AZP_CONTRACT_GID: String(c.user.gid),
     ...Object.fromEntries(Object.entries(c.paths).map(([k, value]) => [`AZP_PATH_${snake(k)}`, value])),
     ...Object.fromEntries(Object.entries(c.stateFiles).map(([k, value]) => [`AZP_STATE_FILE_${snake(k)}`, value])),
+    ...Object.fromEntries(Object.entries(c.sidecarFiles).map(([k, value]) => [`AZP_SIDECAR_FILE_${snake(k)}`, value])),
     AZP_TOKEN_FILE_DEFAULT: `${c.paths.secrets}/${c.tokenFileName}`,
+    // Literal on purpose: the list a test must not recompute with the generator's own function.
+    AZP_AGENT_IGNORE_DEFAULT:
+      "AZP_URL,AZP_POOL,AZP_TOKEN_FILE,AZP_AGENT_NAME,AZP_WORK,AZP_AGENT_SOURCE,AZP_AGENT_PACKAGE_URL,AZP_AGENT_PACKAGE_SHA256,AZP_DOWNLOAD_TIMEOUT_SECONDS," +
+      "AZP_CONNECT_ATTEMPTS,AZP_REMOVE_RETRY_SECONDS,AZP_STATUS_CHECK_SECONDS,AZP_STOP_GRACE_SECONDS,VSO_AGENT_IGNORE,POD_NAME,POD_NAMESPACE,AZP_DEPLOYMENT," +
+      "AZP_SMOKE_MIN_AGENTS,AZP_SMOKE_TIMEOUT_SECONDS,HTTP_PROXY,http_proxy,HTTPS_PROXY,https_proxy,NO_PROXY,no_proxy,VSTS_HTTP_PROXY,VSTS_HTTP_PROXY_USERNAME,VSTS_HTTP_PROXY_PASSWORD",
+    ...Object.fromEntries(Object.entries(agentProxyEnv).map(([k, value]) => [`AZP_AGENT_PROXY_${snake(k)}_VAR`, value])),
     AZP_IMAGE_VERSION: release.imageTag,
     AZP_BAKED_AGENT_VERSION: release.agentVersion,
   };

@@ -7,9 +7,12 @@ const envKeys = Object.keys(imageContract.env) as EnvKey[];
 describe("envFor", () => {
   // The variables each command gets: the credential layout of the pod depends on this table.
   it.each<{ command: ImageCommand; expected: EnvKey[] }>([
-    { command: "register", expected: ["url", "pool", "tokenFile", "agentName", "release", "work", "agentSource", "packageUrl", "connectAttempts"] },
-    { command: "run", expected: ["release", "work"] },
-    { command: "deregister", expected: ["url", "tokenFile", "retrySeconds", "podName", "podNamespace"] },
+    {
+      command: "register",
+      expected: ["url", "pool", "tokenFile", "agentName", "release", "work", "agentSource", "packageUrl", "packageSha256", "downloadTimeout", "connectAttempts", "agentIgnore"],
+    },
+    { command: "run", expected: ["release", "work", "stopGraceSeconds", "agentIgnore"] },
+    { command: "deregister", expected: ["url", "pool", "tokenFile", "retrySeconds", "statusCheckSeconds", "podName", "podNamespace"] },
     { command: "refresh", expected: ["podNamespace", "deployment"] },
     { command: "smoke", expected: ["url", "pool", "tokenFile", "release", "connectAttempts", "smokeMinAgents", "smokeTimeout"] },
   ])("should give $command exactly its variables, in contract order", ({ command, expected }) => {

@@ -73,6 +73,33 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 
+{{/* The proxy settings as environment variables, in both spellings (curl reads the lower-case ones). */}}
+{{- define "azp-agent.proxyEnv" -}}
+{{- with .Values.proxy.httpProxy }}
+- name: HTTP_PROXY
+  value: {{ . | quote }}
+- name: http_proxy
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.proxy.httpsProxy }}
+- name: HTTPS_PROXY
+  value: {{ . | quote }}
+- name: https_proxy
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.proxy.noProxy }}
+- name: NO_PROXY
+  value: {{ . | quote }}
+- name: no_proxy
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Names of `extraEnv`, comma-separated: the agent must not report them as capabilities (VSO_AGENT_IGNORE). */}}
+{{- define "azp-agent.extraEnvNames" -}}
+{{- $names := list }}{{- range .Values.extraEnv }}{{- $names = append $names .name }}{{- end }}{{- join "," $names }}
+{{- end }}
+
 {{/* Cross-field rules the schema cannot express; included by the Deployment so `helm template` and `helm install` fail early. */}}
 {{- define "azp-agent.validate" -}}
 {{- if not .Values.azp.url }}
@@ -93,14 +120,20 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- if and .Values.agent.packageUrl (ne .Values.agent.source "download") }}
 {{- fail `agent.packageUrl only applies with agent.source=download: set agent.source=download or remove agent.packageUrl` }}
 {{- end }}
+{{- if and .Values.agent.packageUrl (not .Values.agent.packageSha256) }}
+{{- fail `agent.packageSha256 is required with agent.packageUrl: the mirror's package is verified against it; pass --set agent.packageSha256=<SHA-256 of the package>` }}
+{{- end }}
+{{- if and .Values.agent.packageSha256 (not .Values.agent.packageUrl) }}
+{{- fail `agent.packageSha256 only applies with agent.packageUrl: set agent.packageUrl to the mirror's https URL, or remove agent.packageSha256 (Azure DevOps publishes the hash of the package it offers)` }}
+{{- end }}
 {{- range $name, $_ := .Values.agent.capabilities }}
-{{- if has $name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION") }}
-{{- fail (printf `agent.capabilities has the reserved name %s: the chart or the image sets that variable itself; rename the capability (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION)` $name) }}
+{{- if has $name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
+{{- fail (printf `agent.capabilities has the reserved name %s: the chart or the image sets that variable itself; rename the capability (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $name) }}
 {{- end }}
 {{- end }}
 {{- range $env := .Values.extraEnv }}
-{{- if has $env.name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION") }}
-{{- fail (printf `extraEnv has the reserved name %s: the chart or the image sets that variable itself; rename the variable (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION)` $env.name) }}
+{{- if has $env.name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
+{{- fail (printf `extraEnv has the reserved name %s: the chart or the image sets that variable itself; rename the variable (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $env.name) }}
 {{- end }}
 {{- end }}
 {{- if and .Values.namespace.create (not .Values.namespace.name) }}

@@ -1,7 +1,7 @@
 import { Pod } from "kubernetes-models/v1/Pod";
 import { v } from "../../model/values.ts";
 import type { ChartTemplate } from "../chart-template.ts";
-import { baseContainer, component, containers, contractEnv, emptyDir, fullname, metadata, mount, paths, podSecurity, proxyEnv, tokenMount, tokenVolume, volumes } from "../pod-parts.ts";
+import { baseContainer, caBundle, component, containers, contractEnv, emptyDir, fullname, metadata, mount, paths, podSecurity, proxyEnv, tokenMount, tokenVolume, volumes } from "../pod-parts.ts";
 
 /**
  * `helm test`: the image's smoke command checks that Azure DevOps answers, the token is valid,
@@ -29,12 +29,12 @@ export const smokeTestTemplate: ChartTemplate = {
           containers: [
             {
               ...baseContainer(t, containers.smoke, "smoke"),
-              env: [...contractEnv(t, "smoke"), ...proxyEnv(t)],
+              env: [...contractEnv(t, "smoke"), ...proxyEnv(t), ...caBundle.env(t)],
               resources: t.block(v("registrarResources").yaml),
-              volumeMounts: [tokenMount(), mount(volumes.tmp, paths.tmp)],
+              volumeMounts: [tokenMount(), mount(volumes.tmp, paths.tmp), ...caBundle.mounts(t)],
             },
           ],
-          volumes: [tokenVolume(t), emptyDir(volumes.tmp)],
+          volumes: [tokenVolume(t), emptyDir(volumes.tmp), ...caBundle.volumes(t)],
         },
       }).toJSON(),
     },

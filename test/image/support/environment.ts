@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { release } from "../../../generator/contract/release.ts";
 import { startFakeAdo, type FakeAdo, type FakeAdoOptions } from "../../fake-ado/server.ts";
 import { repoPath } from "../../support/repo.ts";
+import { makeTestTls, type TestTls } from "../../support/test-tls.ts";
 import { docker, exec } from "./docker.ts";
 
 /**
@@ -71,9 +72,20 @@ function listFiles(dir: string): string[] {
     .sort();
 }
 
-/** The fake Azure DevOps with this suite's PATs, pool and package. */
+/** The test certificate of the fakes' https listeners (127.0.0.1), made once per process. */
+let tls: TestTls | undefined;
+export function testTls(): TestTls {
+  tls ??= makeTestTls(["127.0.0.1"]);
+  return tls;
+}
+
+/**
+ * The fake Azure DevOps with this suite's PATs, pool and package; package downloads over https
+ * (testTls()), as the image requires.
+ */
 export function startFake(pkg: AgentPackage, options: FakeAdoOptions = {}): Promise<FakeAdo> {
   return startFakeAdo({
+    tls: { key: testTls().key, cert: testTls().cert },
     host: "127.0.0.1",
     pats: [PAT],
     expiredPats: [EXPIRED_PAT],
@@ -109,6 +121,8 @@ export async function buildTestImage(fake: FakeAdo, pkg: AgentPackage, pkgUrl?: 
 
 export interface ImageTestEnv {
   readonly fake: FakeAdo;
+  /** The CA file pods trust (the chart's caBundle) for the fakes' https listeners. */
+  readonly caFile: string;
   readonly image: string;
   readonly pkg: AgentPackage;
   readonly poolId: number;
@@ -122,5 +136,5 @@ export async function setupImageEnv(options: FakeAdoOptions = {}): Promise<Image
   const image = await buildTestImage(fake, pkg);
   const poolId = fake.state().pools.find((p) => p.name === POOL)?.id;
   if (poolId === undefined) throw new Error(`the fake has no pool ${POOL}`);
-  return { fake, image, pkg, poolId };
+  return { fake, caFile: testTls().certFile, image, pkg, poolId };
 }

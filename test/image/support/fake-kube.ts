@@ -33,6 +33,12 @@ export interface FakeKube {
   readonly deployments: Map<string, { annotations: Record<string, string> }>;
   /** Deployment names whose GET answers 403 (RBAC missing). */
   readonly forbidden: Set<string>;
+  /** Pods being deleted: their GET carries a deletionTimestamp. Any other pod exists and runs. */
+  readonly terminating: Set<string>;
+  /** When true, every request answers 401 (the ServiceAccount was deleted, as on helm uninstall). */
+  rejectAll: boolean;
+  /** The uid the fake gives a pod (deterministic from its name). */
+  uidOf(pod: string): string;
   /** `docker run` arguments that put a container "in" this cluster (host network). */
   dockerArgs(): string[];
   close(): Promise<void>;
@@ -68,6 +74,12 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
   const requests: KubeRequest[] = [];
   const deployments = new Map<string, { annotations: Record<string, string> }>();
   const forbidden = new Set<string>();
+  const terminating = new Set<string>();
+  const uidOf = (pod: string): string => {
+    const hex = Buffer.from(pod).toString("hex").padEnd(32, "0").slice(0, 32);
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  };
+  const state = { rejectAll: false };
 
   const server: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
     void (async () => {
@@ -79,9 +91,19 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
         res.writeHead(code, { "Content-Type": "application/json" });
         res.end(payload);
       };
-      if (!authorized) return send(401, status(401, "Unauthorized", "Unauthorized"));
+      if (!authorized || state.rejectAll) return send(401, status(401, "Unauthorized", "Unauthorized"));
       const pod = new RegExp(`^/api/v1/namespaces/${namespace}/pods/([^/]+)$`).exec(path);
-      if (pod && req.method === "DELETE") return send(200, JSON.stringify({ kind: "Pod", apiVersion: "v1", metadata: { name: pod[1], namespace } }));
+      const podName = pod?.[1] ?? "";
+      const podJson = (): string =>
+        JSON.stringify({ kind: "Pod", apiVersion: "v1", metadata: { name: podName, namespace, uid: uidOf(podName), ...(terminating.has(podName) ? { deletionTimestamp: new Date().toISOString() } : {}) } });
+      if (pod && req.method === "GET") return send(200, podJson());
+      if (pod && req.method === "DELETE") {
+        const preconditions = body === "" ? undefined : (JSON.parse(body) as { preconditions?: { uid?: string } }).preconditions;
+        if (preconditions?.uid !== undefined && preconditions.uid !== uidOf(podName)) {
+          return send(409, status(409, "Conflict", `Precondition failed: UID in precondition: ${preconditions.uid}, UID in object meta: ${uidOf(podName)}`));
+        }
+        return send(200, podJson());
+      }
       const deployment = new RegExp(`^/apis/apps/v1/namespaces/${namespace}/deployments/([^/]+)$`).exec(path);
       const name = deployment?.[1];
       if (name !== undefined && (req.method === "GET" || req.method === "PATCH")) {
@@ -110,6 +132,14 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
     requests,
     deployments,
     forbidden,
+    terminating,
+    get rejectAll() {
+      return state.rejectAll;
+    },
+    set rejectAll(value: boolean) {
+      state.rejectAll = value;
+    },
+    uidOf,
     dockerArgs: () => [
       "--volume",
       `${serviceAccountDir}:${imageContract.paths.serviceAccount}:ro`,

@@ -8,7 +8,7 @@ import { FakePod, type PodOptions } from "./pod.ts";
  * and the fake's request log are printed first.
  */
 export function newPod(env: ImageTestEnv, options: Partial<PodOptions> = {}): FakePod {
-  const pod = new FakePod({ image: env.image, url: env.fake.url, pool: POOL, token: PAT, ...options });
+  const pod = new FakePod({ image: env.image, url: env.fake.url, pool: POOL, token: PAT, caFile: env.caFile, ...options });
   onTestFinished(async (context) => {
     if (context.task.result?.state === "fail") {
       console.error(`===== pod ${pod.name} =====\n${await pod.allLogs()}\n===== fake request log =====\n${requestLines(env.fake).join("\n")}`);

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { envFor, imageContract, podMounts, tokenFilePath, type EnvKey, type ImageCommand, type PodContainerKey } from "../../../generator/contract/image.ts";
+import { caBundleEnvName, envFor, imageContract, podMounts, tokenFilePath, type EnvKey, type ImageCommand, type PodContainerKey } from "../../../generator/contract/image.ts";
 import { containerLogs, containerState, docker, dockerOk, waitForExit, waitUntil, type ExecResult } from "./docker.ts";
 
 /**
@@ -14,7 +14,7 @@ import { containerLogs, containerState, docker, dockerOk, waitForExit, waitUntil
  * simulated here: tests that need one pass it in `dockerArgs` (support/fake-kube.ts).
  */
 
-const { paths, stateFiles, env, commands, user } = imageContract;
+const { paths, stateFiles, sidecarFiles, volumes, env, commands, user } = imageContract;
 
 /** Where the simulated emptyDirs live on the host (tests run as root, like the kubelet). */
 const POD_VOLUMES_ROOT = join(tmpdir(), "azp-test-pods");
@@ -44,6 +44,8 @@ export interface PodOptions {
   release?: string;
   /** Extra environment per container (overrides the defaults, `undefined` removes one). */
   env?: Partial<Record<PodContainer, Record<string, string | undefined>>>;
+  /** CA file mounted like the chart's `caBundle` (and named by SSL_CERT_FILE) in the containers that get it. */
+  caFile?: string;
   /** Extra `docker run` arguments per container (e.g. mounting a fake ServiceAccount). */
   dockerArgs?: Partial<Record<PodContainer, string[]>>;
 }
@@ -88,6 +90,8 @@ export class FakePod {
         return this.options.url;
       case "pool":
         return this.options.pool;
+      case "statusCheckSeconds":
+        return "5";
       case "tokenFile":
         return tokenFilePath;
       case "agentName":
@@ -106,6 +110,10 @@ export class FakePod {
       case "retrySeconds":
         return "1";
       case "packageUrl":
+      case "packageSha256":
+      case "downloadTimeout":
+      case "stopGraceSeconds":
+      case "agentIgnore":
       case "deployment":
       case "smokeMinAgents":
       case "smokeTimeout":
@@ -127,6 +135,10 @@ export class FakePod {
       // The PAT only where the chart mounts it: never in the job container.
       if (m.volume === "token" && this.secretDir !== undefined) args.push("--volume", `${this.secretDir}:${m.mountPath}:ro`);
       if (!NOT_EMPTY_DIRS.has(m.volume)) args.push("--volume", `${this.volumeDir(m.name)}:${m.mountPath}${m.readOnly ? ":ro" : ""}`);
+    }
+    if (this.options.caFile !== undefined) {
+      const file = `${paths.caBundle}/${imageContract.caBundleFileName}`;
+      args.push("--volume", `${this.options.caFile}:${file}:ro`, "--env", `${caBundleEnvName}=${file}`);
     }
     for (const [key, value] of Object.entries(this.environment(container))) args.push("--env", `${key}=${value}`);
     args.push(...(this.options.dockerArgs?.[container] ?? []));
@@ -162,7 +174,7 @@ export class FakePod {
     await this.ensureVolumes();
     this.started.add("deregister");
     await dockerOk(this.runArgs("deregister", true));
-    await waitUntil(async () => (await this.stateFile(imageContract.stateFiles.deregisterReady)) !== undefined || !(await this.running("deregister")), "the deregister sidecar's snapshot", 30_000);
+    await waitUntil(async () => this.sidecarReady() || !(await this.running("deregister")), "the deregister sidecar to find its agent", 30_000);
   }
 
   async startAgent(): Promise<void> {
@@ -208,10 +220,23 @@ export class FakePod {
     return waitForExit(this.containerName(container), timeoutMs);
   }
 
-  /** A file of the `state` volume, read through a throw-away container; undefined if absent. */
-  async stateFile(file: string): Promise<string | undefined> {
-    const r = await docker(["run", "--rm", "--volume", `${this.volumeDir(imageContract.volumes.state)}:/state:ro`, "--entrypoint", "cat", this.options.image, `/state/${file}`]);
-    return r.code === 0 ? r.stdout : undefined;
+  /** The startupProbe's view: the sidecar's ready marker in its private /tmp. */
+  sidecarReady(): boolean {
+    return this.exists(join(this.volumeDir(volumes.registrarTmp), sidecarFiles.ready));
+  }
+
+  /** Whether a hint of the `state` volume exists (lstat: a symlink or FIFO counts, nothing is opened). */
+  hint(file: string): boolean {
+    return this.exists(join(this.volumeDir(volumes.state), file));
+  }
+
+  private exists(path: string): boolean {
+    try {
+      lstatSync(path);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Runs a shell command as root over every emptyDir of the pod (mounted under /pod/<volume name>). */
