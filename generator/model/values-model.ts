@@ -102,7 +102,7 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
   }),
   terminationGracePeriodSeconds: int(
     3600,
-    "Time a running job may take to finish when its pod is stopped (refresh, upgrade, scale-in). A job still running near the end (45 s, at most a third of it) is cancelled, so that its agent can be removed before the pod is killed.",
+    "Time a running job may take to finish when its pod is stopped (refresh, upgrade, scale-in). A job still running near the end (45 s before it, at most half of it) is cancelled, so that its agent can be removed before the pod is killed.",
     { schema: { minimum: 30 } },
   ),
   updateStrategy: fragment(

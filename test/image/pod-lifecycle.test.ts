@@ -48,8 +48,8 @@ describe("a pod that runs one job", () => {
     // Outside Kubernetes the sidecar de-registers and exits 0 by itself.
     expect((await pod.waitForExit("deregister", 60_000)).exitCode).toBe(0);
     expect(agentsInPool(env.fake, env.poolId)).toEqual([]);
-    expect(pod.hint(stateFiles.exited)).toBe(true);
     expect(pod.hint(stateFiles.removed)).toBe(true);
+    await env.fake.waitFor(() => pod.hint(stateFiles.exited), { what: "azp-run to report the listener's exit" });
 
     // The agent container waits for the pod's deletion (SIGTERM) instead of being restarted.
     expect(await pod.running("agent")).toBe(true);

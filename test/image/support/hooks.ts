@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, beforeEach } from "vitest";
+import type { FakeAdoOptions } from "../../fake-ado/server.ts";
 import { setupImageEnv, type ImageTestEnv } from "./environment.ts";
 
 /**
  * The hooks of a test file that uses the image: the environment set up once (handed to
  * `receive`), the fake's state reset before every test, the fake closed at the end.
  */
-export function useImageEnv(receive: (env: ImageTestEnv) => void): void {
+export function useImageEnv(receive: (env: ImageTestEnv) => void, fakeOptions: FakeAdoOptions = {}): void {
   let env: ImageTestEnv | undefined;
   beforeAll(async () => {
-    env = await setupImageEnv();
+    env = await setupImageEnv(fakeOptions);
     receive(env);
   });
   beforeEach(() => env?.fake.reset());
