@@ -6,7 +6,7 @@ import { release } from "../../generator/contract/release.ts";
 import { v } from "../../generator/model/values.ts";
 import { run } from "./support/kube.ts";
 import { repo } from "./support/env.ts";
-import { cleanupNamespace, E2E_PAT, startStack, type Stack } from "./support/stack.ts";
+import { cleanupNamespace, createCaConfigMap, E2E_PAT, startStack, type Stack } from "./support/stack.ts";
 
 /**
  * `ct install` over every ci/*-values.yaml of the chart: chart-testing installs each scenario
@@ -26,6 +26,7 @@ interface ScenarioValues {
   priorityClassName?: string;
   nodeSelector?: Record<string, string>;
   namespace?: { create?: boolean; name?: string };
+  caBundle?: { configMap?: string; key?: string };
 }
 
 function scenarios(): ScenarioValues[] {
@@ -54,6 +55,10 @@ beforeAll(async () => {
     }
     if (s.priorityClassName) {
       await kube.kubectl(["create", "priorityclass", s.priorityClassName, "--value=1000", "--description=azp-agent e2e"]);
+    }
+    if (s.caBundle?.configMap) {
+      // The scenario's package host is the fake's https listener, signed by the test CA.
+      await createCaConfigMap(stack, NS, s.caBundle.configMap, s.caBundle.key ?? String(v("caBundle.key").spec.default));
     }
     for (const [key, value] of Object.entries(s.nodeSelector ?? {})) {
       await kube.ok(["label", "node", "--all", "--overwrite", `${key}=${value}`]);

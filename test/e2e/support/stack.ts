@@ -5,8 +5,9 @@ import yaml from "js-yaml";
 import { imageContract } from "../../../generator/contract/image.ts";
 import { release } from "../../../generator/contract/release.ts";
 import { component } from "../../../generator/templates/pod-parts.ts";
-import type { FakeAdo } from "../../fake-ado/server.ts";
+import type { FakeAdo, FakeAdoOptions } from "../../fake-ado/server.ts";
 import { agentPackage, buildTestImage, ensureDocker, startFake } from "../../image/support/environment.ts";
+import { makeTestTls, type TestTls } from "../../support/test-tls.ts";
 import { dockerOk } from "../../image/support/docker.ts";
 import { e2eEnv, type E2eEnv } from "./env.ts";
 import { Kube, must, waitFor, type PodInfo } from "./kube.ts";
@@ -31,15 +32,18 @@ export interface Stack {
   /** `oci://<registry>/charts/azp-agent` */
   readonly chartRef: string;
   readonly workDir: string;
+  /** Certificate of the fake's https listener (package downloads), for the chart's caBundle. */
+  readonly tls: TestTls;
 }
 
-export async function startStack(extraPools: string[] = []): Promise<Stack> {
+export async function startStack(extraPools: string[] = [], fakeOptions: FakeAdoOptions = {}): Promise<Stack> {
   const env = e2eEnv();
   const kube = new Kube(env);
   await ensureDocker();
   const pkg = await agentPackage();
   // 0.0.0.0: pods reach it through the address test/cluster (or E2E_HOST_FOR_PODS) names.
-  const fake = await startFake(pkg, { host: "0.0.0.0", pats: [E2E_PAT], pools: [E2E_POOL, ...extraPools], messageHoldMs: 1000 });
+  const tls = makeTestTls([env.hostForPods, "127.0.0.1"]);
+  const fake = await startFake(pkg, { host: "0.0.0.0", pats: [E2E_PAT], pools: [E2E_POOL, ...extraPools], messageHoldMs: 1000, tls: { key: tls.key, cert: tls.cert }, ...fakeOptions });
   const workDir = join(env.repo, ".cache", "e2e");
   mkdirSync(workDir, { recursive: true });
 
@@ -66,7 +70,13 @@ export async function startStack(extraPools: string[] = []): Promise<Stack> {
     imageTag,
     chartRef: `oci://${env.registry}/charts/${release.chartName}`,
     workDir,
+    tls,
   };
+}
+
+/** A ConfigMap holding the fake's certificate under `key`, for the chart's caBundle. */
+export async function createCaConfigMap(stack: Stack, namespace: string, name: string, key: string): Promise<void> {
+  await stack.kube.ok(["-n", namespace, "create", "configmap", name, `--from-file=${key}=${stack.tls.certFile}`]);
 }
 
 /** A team's values: what a platform team would put in its values file, pointed at the fake. */
