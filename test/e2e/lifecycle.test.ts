@@ -129,7 +129,7 @@ describe("one job", () => {
     expect(fresh).toHaveLength(1);
     // DELETE of that agent happened exactly once.
     const agentId = stack.fake.state().jobs.find((j) => j.requestId === requestId)?.agentId;
-    const deletes = stack.fake.requests().filter((r) => r.method === "DELETE" && r.path.endsWith(`/agents/${agentId}`) && r.status < 300);
+    const deletes = stack.fake.requests().filter((r) => r.method === "DELETE" && new URL(r.path, "http://x").pathname.endsWith(`/agents/${agentId}`) && r.status < 300);
     expect(deletes).toHaveLength(1);
     latencies.push(...replacementLatenciesMs([job], beforeNames));
   });

@@ -1,5 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
@@ -40,12 +42,12 @@ interface Look {
 }
 
 /** One `deregister_check` with the given hints present and what the sidecar knew before. */
-async function look(agentId: number, options: { name?: string; hints?: string[]; knownRequest?: string } = {}): Promise<Look> {
+async function look(agentId: number, options: { name?: string; hints?: string[]; knownRequest?: string; tmp?: string; url?: string } = {}): Promise<Look> {
   const state = mkdtempSync(join(scratch, "state-"));
-  const tmp = mkdtempSync(join(scratch, "tmp-"));
+  const tmp = options.tmp ?? mkdtempSync(join(scratch, "tmp-"));
   for (const hint of options.hints ?? []) writeFileSync(join(state, hint), "");
   const script = [
-    `log_init azp-deregister; ado_init ${q(fake.url)}; COMMON_TOKEN=${q(PAT)}`,
+    `log_init azp-deregister; ado_init ${q(options.url ?? fake.url)}; COMMON_TOKEN=${q(PAT)}`,
     `AZP_PATH_STATE=${q(state)}; AZP_PATH_TMP=${q(tmp)}`,
     `DEREGISTER_POOL_ID=1; DEREGISTER_AGENT_ID=${agentId}; DEREGISTER_AGENT_NAME=${q(options.name ?? "pod-a")}; DEREGISTER_REQUEST=${q(options.knownRequest ?? "")}`,
     `deregister_hints hints; deregister_check "$hints"`,
@@ -126,6 +128,34 @@ describe("the sidecar's look at its agent", () => {
     const result = await look(id);
     expect(result.verdict).toBe("foreign");
     expect(result.stderr).toContain(`agent ${id} in pool 1 is named 'someone-else', not 'pod-a': leaving it alone`);
+  });
+
+  it("should disable the agent even when it cannot keep a note in its private /tmp (a full disk)", async () => {
+    fake.enqueueJobs(1, { script: "true" });
+    const taken = await takeNextJob(fake, 1, "pod-a", basic("", PAT));
+    const result = await look(taken.agentId, { tmp: join(scratch, "no-such-dir") });
+    expect(result).toMatchObject({ verdict: "wait", request: String(taken.requestId) });
+    expect(enabledOf(taken.agentId)).toBe(false);
+    expect(result.stderr).toContain(`could not keep job request ${taken.requestId}`);
+  });
+
+  it.each([
+    ["an empty body", ""],
+    ["an empty object", "{}"],
+    ["not an object", "[1,2]"],
+  ])("should decide nothing on a 200 with %s (a proxy's or a degraded service's answer)", async (_name, body) => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "Content-Type": "application/json; charset=utf-8" });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const result = await look(7, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/fakeorg` });
+      expect(result.verdict).toBe("error");
+      expect(result.stderr).toContain("answered the look at agent 7 with no usable agent");
+    } finally {
+      server.close();
+    }
   });
 
   it("should leave an idle agent someone disabled by hand where it is", async () => {
