@@ -60,6 +60,7 @@ export const scenarios: Scenario[] = [
       rbac: { create: false },
       serviceAccount: { create: false, name: "platform-agent-sa" },
       refresh: { serviceAccount: { create: false, name: "platform-refresh-sa" } },
+      gc: { serviceAccount: { create: false, name: "platform-gc-sa" } },
     },
   },
   {

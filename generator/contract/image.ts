@@ -95,8 +95,9 @@ export const imageContract = {
     deregister: "azp-deregister",
     refresh: "azp-refresh",
     smoke: "azp-smoke",
+    gc: "azp-gc",
   },
-  containers: { register: "register", deregister: "deregister", agent: "agent", refresh: "refresh", smoke: "smoke" },
+  containers: { register: "register", deregister: "deregister", agent: "agent", refresh: "refresh", smoke: "smoke", gc: "gc" },
   volumes: {
     agent: "agent",
     work: "work",
@@ -145,22 +146,22 @@ export const imageContract = {
    * a variable only on containers running one of those commands.
    */
   env: {
-    url: { name: "AZP_URL", reads: ["register", "deregister", "smoke"], doc: "Organization URL." },
-    pool: { name: "AZP_POOL", reads: ["register", "deregister", "smoke"], doc: "Agent pool name." },
-    tokenFile: { name: "AZP_TOKEN_FILE", reads: ["register", "deregister", "smoke"], doc: "File holding the PAT." },
+    url: { name: "AZP_URL", reads: ["register", "deregister", "smoke", "gc"], doc: "Organization URL." },
+    pool: { name: "AZP_POOL", reads: ["register", "deregister", "smoke", "gc"], doc: "Agent pool name." },
+    tokenFile: { name: "AZP_TOKEN_FILE", reads: ["register", "deregister", "smoke", "gc"], doc: "File holding the PAT." },
     agentName: { name: "AZP_AGENT_NAME", reads: ["register"], doc: "Agent name (the pod name)." },
     release: {
       name: "AZP_RELEASE",
-      reads: ["register", "smoke"],
+      reads: ["register", "smoke", "gc"],
       capability: true,
-      doc: "`<namespace>/<fullname>` of the Helm release, reported by the agent as a capability: pipelines can demand it, and azp-smoke counts only the agents that carry it.",
+      doc: "`<namespace>/<fullname>` of the Helm release, reported by the agent as a capability: pipelines can demand it, azp-smoke counts only the agents that carry it, and azp-gc collects only those.",
     },
     work: { name: "AZP_WORK", reads: ["register", "run"], doc: "Agent work folder." },
     agentSource: { name: "AZP_AGENT_SOURCE", reads: ["register"], doc: "`baked` or `download`." },
     packageUrl: { name: "AZP_AGENT_PACKAGE_URL", reads: ["register"], doc: "Package URL override (an https mirror) for `download`." },
     packageSha256: { name: "AZP_AGENT_PACKAGE_SHA256", reads: ["register"], doc: "SHA-256 of the package at `AZP_AGENT_PACKAGE_URL`." },
     downloadTimeout: { name: "AZP_DOWNLOAD_TIMEOUT_SECONDS", reads: ["register"], doc: "Time limit of the package download." },
-    connectAttempts: { name: "AZP_CONNECT_ATTEMPTS", reads: ["register", "smoke"], doc: "Attempts to reach Azure DevOps before giving up." },
+    connectAttempts: { name: "AZP_CONNECT_ATTEMPTS", reads: ["register", "smoke", "gc"], doc: "Attempts to reach Azure DevOps before giving up." },
     retrySeconds: { name: "AZP_REMOVE_RETRY_SECONDS", reads: ["deregister"], doc: "Pause between removal attempts while the agent is busy." },
     statusCheckSeconds: {
       name: "AZP_STATUS_CHECK_SECONDS",
@@ -178,10 +179,16 @@ export const imageContract = {
       doc: "Variables the agent must not report as capabilities (the agent's own setting); the image adds its list.",
     },
     podName: { name: "POD_NAME", reads: ["deregister"], doc: "Pod to delete once the job is done." },
-    podNamespace: { name: "POD_NAMESPACE", reads: ["deregister", "refresh"], doc: "Namespace of the pod / Deployment." },
+    podNamespace: { name: "POD_NAMESPACE", reads: ["deregister", "refresh", "gc"], doc: "Namespace of the pod / Deployment / the release's agent pods." },
     deployment: { name: "AZP_DEPLOYMENT", reads: ["refresh"], doc: "Deployment the refresher restarts." },
     smokeMinAgents: { name: "AZP_SMOKE_MIN_AGENTS", reads: ["smoke"], doc: "Agents that must be registered." },
     smokeTimeout: { name: "AZP_SMOKE_TIMEOUT_SECONDS", reads: ["smoke"], doc: "How long the smoke test waits for agents." },
+    gcOfflineGrace: {
+      name: "AZP_GC_OFFLINE_GRACE_SECONDS",
+      reads: ["gc"],
+      doc: "An agent without a pod is collected only when its status last changed longer ago than this.",
+    },
+    gcDryRun: { name: "AZP_GC_DRY_RUN", reads: ["gc"], doc: "`true`: the collector logs what it would remove and removes nothing." },
   },
 } as const;
 

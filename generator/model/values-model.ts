@@ -153,7 +153,7 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
   ),
   serviceAccount: serviceAccount("the agent pods (used only by their deregister sidecar, to delete the pod)", "`<fullname>`"),
   rbac: group("RBAC.", {
-    create: bool(true, "Create the Roles and RoleBindings: agents may get and delete pods (their deregister sidecar reads and deletes its own pod); the refresher may get and patch its own Deployment."),
+    create: bool(true, "Create the Roles and RoleBindings: agents may get and delete pods (their deregister sidecar reads and deletes its own pod); the refresher may get and patch its own Deployment; the collector may get and delete pods."),
   }),
   refresh: group("Scheduled refresh: a CronJob restarts the Deployment so idle agents pick up a new image and agent.", {
     enabled: bool(true, "Create the refresh CronJob."),
@@ -174,6 +174,28 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
     ),
     serviceAccount: serviceAccount("the refresh job", "`<fullname>-refresh`"),
   }),
+  gc: group(
+    "Garbage collection: a CronJob removes this release's agents that their pod did not remove: the pod died first (a lost node, a force-deleted or OOM-killed pod), or its sidecar was cut off after the job (then the pod is deleted too). It never touches a busy agent, an unused agent whose pod exists, or another release's agents.",
+    {
+      enabled: bool(true, "Create the garbage-collection CronJob."),
+      schedule: str("*/10 * * * *", "Cron schedule (default: every 10 minutes).", { schema: { pattern: patterns.cron } }),
+      offlineGraceSeconds: int(
+        600,
+        "An agent is collected only when its status last changed (and, when its pod still exists, its job finished) longer ago than this. The pod's own sidecar normally removes an agent within seconds.",
+        { schema: { minimum: 0, maximum: 604800 } },
+      ),
+      dryRun: bool(false, "Log what would be removed, remove nothing."),
+      suspend: bool(false, "Suspend the schedule."),
+      successfulJobsHistoryLimit: int(1, "Successful collection jobs kept.", { schema: { minimum: 0 } }),
+      failedJobsHistoryLimit: int(3, "Failed collection jobs kept.", { schema: { minimum: 0 } }),
+      resources: fragment(
+        { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+        "Resources of the collection job.",
+        { schema: resourceSchema },
+      ),
+      serviceAccount: serviceAccount("the collection job (it may get and delete pods)", "`<fullname>-gc`"),
+    },
+  ),
   tests: group("The `helm test` smoke test.", {
     enabled: bool(true, "Create the test pod hook."),
     timeoutSeconds: int(180, "How long the test waits for this release's agents to be registered.", { schema: { minimum: 0 } }),

@@ -17,6 +17,8 @@ export const helper = {
   serviceAccountName: `${chart}.serviceAccountName`,
   refreshServiceAccountName: `${chart}.refreshServiceAccountName`,
   refreshName: `${chart}.refreshName`,
+  gcServiceAccountName: `${chart}.gcServiceAccountName`,
+  gcName: `${chart}.gcName`,
   secretName: `${chart}.secretName`,
   secretKey: `${chart}.secretKey`,
   image: `${chart}.image`,
@@ -63,6 +65,9 @@ export function crossFieldRules(): CrossFieldRule[] {
   const refreshEnabled = v("refresh.enabled");
   const refreshSaCreate = v("refresh.serviceAccount.create");
   const refreshSaName = v("refresh.serviceAccount.name");
+  const gcEnabled = v("gc.enabled");
+  const gcSaCreate = v("gc.serviceAccount.create");
+  const gcSaName = v("gc.serviceAccount.name");
   const source = v("agent.source");
   const packageUrl = v("agent.packageUrl");
   const packageSha256 = v("agent.packageSha256");
@@ -91,6 +96,10 @@ export function crossFieldRules(): CrossFieldRule[] {
     {
       when: `and ${refreshEnabled.path} (not ${refreshSaCreate.path}) (not ${refreshSaName.path})`,
       message: `${refreshSaName.key} is required when ${refreshSaCreate.key}=false: name an existing ServiceAccount, set ${refreshSaCreate.key}=true, or disable the refresher with ${refreshEnabled.key}=false`,
+    },
+    {
+      when: `and ${gcEnabled.path} (not ${gcSaCreate.path}) (not ${gcSaName.path})`,
+      message: `${gcSaName.key} is required when ${gcSaCreate.key}=false: name an existing ServiceAccount, set ${gcSaCreate.key}=true, or disable garbage collection with ${gcEnabled.key}=false`,
     },
     {
       when: `and ${packageUrl.path} (ne ${source.path} "download")`,
@@ -185,6 +194,12 @@ export function helpersTpl(): string {
       helper.refreshServiceAccountName,
       "Identity of the refresh job.",
       `{{- if .Values.refresh.serviceAccount.create }}{{ default (include "${helper.refreshName}" .) .Values.refresh.serviceAccount.name }}{{- else }}{{ .Values.refresh.serviceAccount.name }}{{- end }}`,
+    ],
+    [helper.gcName, "Name of the garbage-collection CronJob and its Role.", `{{- printf "%s-gc" (include "${helper.fullname}" .) }}`],
+    [
+      helper.gcServiceAccountName,
+      "Identity of the garbage-collection job.",
+      `{{- if .Values.gc.serviceAccount.create }}{{ default (include "${helper.gcName}" .) .Values.gc.serviceAccount.name }}{{- else }}{{ .Values.gc.serviceAccount.name }}{{- end }}`,
     ],
     [helper.secretName, "Secret holding the PAT.", `{{- default (include "${helper.fullname}" .) .Values.azp.existingSecret }}`],
     [

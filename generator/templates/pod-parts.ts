@@ -13,7 +13,7 @@ import { helper, include } from "./helpers.ts";
 const { paths, volumes, containers } = imageContract;
 
 /** `app.kubernetes.io/component` of each part of the release. */
-export const component = { agent: "agent", refresh: "refresh", test: "smoke-test", rbac: "rbac", secret: "credentials" } as const;
+export const component = { agent: "agent", refresh: "refresh", gc: "gc", test: "smoke-test", rbac: "rbac", secret: "credentials" } as const;
 
 export function metadata(t: TemplateDocument, name: string, componentName: string, extra: ObjectMeta = {}): ObjectMeta {
   return {
@@ -77,6 +77,10 @@ function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name
       return { value: t.str(`${v("replicaCount").path} | toString | quote`) };
     case "smokeTimeout":
       return { value: t.str(`${v("tests.timeoutSeconds").path} | toString | quote`) };
+    case "gcOfflineGrace":
+      return { value: t.str(`${v("gc.offlineGraceSeconds").path} | toString | quote`) };
+    case "gcDryRun":
+      return { value: t.str(`${v("gc.dryRun").path} | toString | quote`) };
   }
 }
 

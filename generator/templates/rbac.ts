@@ -11,12 +11,16 @@ import { component, fullname, metadata } from "./pod-parts.ts";
  * One identity per component, least privilege (issue #2): the agent pods' deregister sidecar may
  * only get and delete pods (it reads its own pod to learn whether the pod is being deleted
  * already, and deletes it once the agent is removed); the refresher may only get and patch its
- * own Deployment. The job container has no token at all (see the Deployment).
+ * own Deployment; the garbage collector may get and delete pods (it checks whether a pod of an
+ * agent's name exists before it removes the agent, and deletes the pod of an agent whose sidecar
+ * could not remove it). The job container has no token at all (see the Deployment).
  */
 
 const refreshName = (): string => include(helper.refreshName);
 const agentGuard = v("rbac.create").path;
 const refreshGuard = `and ${v("rbac.create").path} ${v("refresh.enabled").path}`;
+const gcName = (): string => include(helper.gcName);
+const gcGuard = `and ${v("rbac.create").path} ${v("gc.enabled").path}`;
 
 function serviceAccount(t: TemplateDocument, nameHelper: string, annotationsKey: string, componentName: string): object {
   return new ServiceAccount({
@@ -34,6 +38,10 @@ export const serviceAccountTemplate: ChartTemplate = {
     {
       guard: `and ${v("refresh.enabled").path} ${v("refresh.serviceAccount.create").path}`,
       object: serviceAccount(t, helper.refreshServiceAccountName, "refresh.serviceAccount.annotations", component.refresh),
+    },
+    {
+      guard: `and ${v("gc.enabled").path} ${v("gc.serviceAccount.create").path}`,
+      object: serviceAccount(t, helper.gcServiceAccountName, "gc.serviceAccount.annotations", component.gc),
     },
   ],
 };
@@ -57,6 +65,15 @@ export const roleTemplate: ChartTemplate = {
         rules: [{ apiGroups: ["apps"], resources: ["deployments"], resourceNames: [t.str(`${fullname()} | quote`)], verbs: ["get", "patch"] }],
       }).toJSON(),
     },
+    {
+      guard: gcGuard,
+      object: new Role({
+        metadata: metadata(t, gcName(), component.gc),
+        // One GET per candidate agent, by the agent's name; a DELETE (uid precondition) only for
+        // the pod of an agent left behind after its job. No list, no watch, nothing else.
+        rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "delete"] }],
+      }).toJSON(),
+    },
   ],
 };
 
@@ -74,5 +91,6 @@ export const roleBindingTemplate: ChartTemplate = {
   documents: (t) => [
     { guard: agentGuard, object: binding(t, fullname(), component.agent, helper.serviceAccountName) },
     { guard: refreshGuard, object: binding(t, refreshName(), component.refresh, helper.refreshServiceAccountName) },
+    { guard: gcGuard, object: binding(t, gcName(), component.gc, helper.gcServiceAccountName) },
   ],
 };

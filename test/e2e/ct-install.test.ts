@@ -23,6 +23,7 @@ interface ScenarioValues {
   azp?: { pool?: string; token?: string; existingSecret?: string; existingSecretKey?: string };
   serviceAccount?: { create?: boolean; name?: string };
   refresh?: { serviceAccount?: { create?: boolean; name?: string } };
+  gc?: { serviceAccount?: { create?: boolean; name?: string } };
   priorityClassName?: string;
   nodeSelector?: Record<string, string>;
   namespace?: { create?: boolean; name?: string };
@@ -50,7 +51,7 @@ beforeAll(async () => {
     if (s.azp?.existingSecret) {
       await kube.ok(["-n", NS, "create", "secret", "generic", s.azp.existingSecret, `--from-literal=${s.azp.existingSecretKey ?? String(v("azp.existingSecretKey").spec.default)}=${E2E_PAT}`]);
     }
-    for (const sa of [s.serviceAccount, s.refresh?.serviceAccount]) {
+    for (const sa of [s.serviceAccount, s.refresh?.serviceAccount, s.gc?.serviceAccount]) {
       if (sa?.create === false && sa.name) await kube.ok(["-n", NS, "create", "serviceaccount", sa.name]);
     }
     if (s.priorityClassName) {

@@ -113,6 +113,12 @@ export interface FakeAdo {
   auth(request: AuthControlRequest): { mode: AuthFailureMode; validPats: number; expiredPats: number };
   /** Resolves with the probe's first truthy value; re-checked on every state change and every 50 ms. */
   waitFor<T>(probe: () => T | undefined | null | false, options?: WaitForOptions): Promise<T>;
+  /**
+   * Fault injection: the next `times` authenticated requests whose method is `method` and whose
+   * path contains `pathContains` are answered with `status` (a WrappedException body) instead of
+   * being handled, as a degraded service would. Cleared by reset().
+   */
+  fault(method: string, pathContains: string, status: number, times?: number): void;
   /** Same as `POST /_fake/reset`: back to the seeded pools/PATs/mode; agents, jobs and the log are dropped. */
   reset(): void;
   close(): Promise<void>;
@@ -198,6 +204,8 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
     const response = authFailureResponse(reason, { method: ctx.method, suppressRedirect, mode: core.auth.mode, origin: ctx.origin, user });
     sendText(ctx.res, response.status, response.contentType, response.body, response.headers);
   };
+
+  const faults: { method: string; pathContains: string; status: number; remaining: number }[] = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = Date.now();
@@ -286,6 +294,11 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
       if (found === undefined) throw adoErrors.resourceNotFound(path);
       if (found === "method") throw adoErrors.methodNotAllowed(method, path);
       ctx.params = found.params;
+      const fault = faults.find((f) => f.remaining > 0 && f.method === method && (req.url ?? "").includes(f.pathContains));
+      if (fault !== undefined) {
+        fault.remaining -= 1;
+        throw new AdoError(fault.status, "FakeInjectedFaultException", `fake Azure DevOps: injected HTTP ${fault.status} for ${method} ${path}`);
+      }
       // §1.3: versioning is checked once the caller is authenticated and the route is known.
       if (found.route.resource !== undefined) {
         ctx.apiVersion = checkApiVersion(method, found.route.resource, requestedVersionText(query.get("api-version"), req.headers.accept));
@@ -413,7 +426,11 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
         }
         check();
       }),
+    fault: (method, pathContains, status, times = 1) => {
+      faults.push({ method: method.toUpperCase(), pathContains, status, remaining: times });
+    },
     reset: () => {
+      faults.length = 0;
       core.applySeeds();
       core.requestLog.length = 0;
     },

@@ -96,7 +96,14 @@ export function sharedAgentKey(): AgentKey {
   return sharedKey;
 }
 
-export async function registerAgent(fake: FakeAdo, poolId: number, name: string, auth: string, key: AgentKey = sharedAgentKey()): Promise<{ agent: Record<string, unknown>; key: AgentKey }> {
+export async function registerAgent(
+  fake: FakeAdo,
+  poolId: number,
+  name: string,
+  auth: string,
+  key: AgentKey = sharedAgentKey(),
+  capabilities: Record<string, string> = {},
+): Promise<{ agent: Record<string, unknown>; key: AgentKey }> {
   const result = await call(fake, `/_apis/distributedtask/pools/${poolId}/agents`, {
     method: "POST",
     auth,
@@ -109,7 +116,7 @@ export async function registerAgent(fake: FakeAdo, poolId: number, name: string,
       provisioningState: "Provisioned",
       maxParallelism: 1,
       authorization: { publicKey: key.publicKey },
-      systemCapabilities: { "Agent.Name": name, "Agent.Version": "4.264.2", "Agent.OS": "Linux" },
+      systemCapabilities: { "Agent.Name": name, "Agent.Version": "4.264.2", "Agent.OS": "Linux", ...capabilities },
     },
   });
   if (result.status !== 200) throw new Error(`registering ${name} failed: ${result.status} ${result.text}`);

@@ -28,6 +28,8 @@ beforeEach(() => {
   kube.deployments.clear();
   kube.forbidden.clear();
   kube.terminating.clear();
+  kube.absentPods.clear();
+  kube.podsForbidden = false;
   kube.rejectAll = false;
 });
 

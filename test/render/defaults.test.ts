@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
+import { component } from "../../generator/templates/pod-parts.ts";
 import { ciScenario } from "../support/chart.ts";
 import { containerNamed, containersOf, podSpecOf, scenarioRendering, type Kind } from "../support/manifests.ts";
 
@@ -10,10 +11,10 @@ const { containers, volumes, paths, env } = imageContract;
 describe("defaults rendering: resources", () => {
   const rendering = scenarioRendering("defaults");
 
-  it("should render exactly a Secret, 2 ServiceAccounts, 2 Roles, 2 RoleBindings, a Deployment, a CronJob and the test Pod", () => {
+  it("should render exactly a Secret, 3 ServiceAccounts, 3 Roles, 3 RoleBindings, a Deployment, 2 CronJobs (refresh, gc) and the test Pod", () => {
     const counts: Partial<Record<Kind, number>> = {};
     for (const r of rendering.resources) counts[r.kind] = (counts[r.kind] ?? 0) + 1;
-    expect(counts).toEqual({ Secret: 1, ServiceAccount: 2, Role: 2, RoleBinding: 2, Deployment: 1, CronJob: 1, Pod: 1 });
+    expect(counts).toEqual({ Secret: 1, ServiceAccount: 3, Role: 3, RoleBinding: 3, Deployment: 1, CronJob: 2, Pod: 1 });
   });
 
   it("should not create a Namespace", () => {
@@ -133,7 +134,8 @@ describe("defaults rendering: credential isolation in the Deployment", () => {
 describe("defaults rendering: RBAC", () => {
   const rendering = scenarioRendering("defaults");
   const deployment = rendering.one("Deployment");
-  const cronJob = rendering.one("CronJob");
+  const cronJob = rendering.component("CronJob", component.refresh);
+  const gcJob = rendering.component("CronJob", component.gc);
 
   /** The rules of the Role(s) bound to a ServiceAccount. */
   function rulesOf(serviceAccount: string | undefined): unknown[] {
@@ -158,11 +160,16 @@ describe("defaults rendering: RBAC", () => {
     ]);
   });
 
-  it("should give the agent pods and the refresher different ServiceAccounts, both created by the chart", () => {
+  it("should let the garbage collector only get and delete pods", () => {
+    expect(rulesOf(podSpecOf(gcJob).serviceAccountName)).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["get", "delete"] }]);
+  });
+
+  it("should give the agent pods, the refresher and the collector different ServiceAccounts, all created by the chart", () => {
     const agentSa = podSpecOf(deployment).serviceAccountName;
     const refreshSa = podSpecOf(cronJob).serviceAccountName;
-    expect(agentSa).not.toBe(refreshSa);
-    expect(rendering.all("ServiceAccount").map((sa) => sa.metadata?.name).sort()).toEqual([agentSa, refreshSa].sort());
+    const gcSa = podSpecOf(gcJob).serviceAccountName;
+    expect(new Set([agentSa, refreshSa, gcSa]).size).toBe(3);
+    expect(rendering.all("ServiceAccount").map((sa) => sa.metadata?.name).sort()).toEqual([agentSa, refreshSa, gcSa].sort());
   });
 
   it("should not let the chart's ServiceAccounts automount tokens", () => {
@@ -172,5 +179,34 @@ describe("defaults rendering: RBAC", () => {
   it("should point the refresher at the Deployment by name", () => {
     const refresh = containerNamed(podSpecOf(cronJob), containers.refresh);
     expect(refresh.env?.find((e) => e.name === env.deployment.name)?.value).toBe(deployment.metadata?.name);
+  });
+});
+
+describe("defaults rendering: garbage collection", () => {
+  const rendering = scenarioRendering("defaults");
+  const deployment = rendering.one("Deployment");
+  const gcJob = rendering.component("CronJob", component.gc);
+  const gc = containerNamed(podSpecOf(gcJob), containers.gc);
+  const envOf = (c: { env?: { name: string; value?: string }[] }, name: string): string | undefined => c.env?.find((e) => e.name === name)?.value;
+  const register = containerNamed(podSpecOf(deployment), containers.register);
+
+  it("should collect every 10 minutes, one run at a time", () => {
+    expect(gcJob.spec?.schedule).toBe("*/10 * * * *");
+    expect(gcJob.spec?.concurrencyPolicy).toBe("Forbid");
+    expect(gcJob.spec?.suspend).toBe(false);
+  });
+
+  it("should run azp-gc for exactly the release the agents report (AZP_RELEASE), with a 600 s grace and no dry run", () => {
+    expect(gc.command).toEqual([imageContract.commands.gc]);
+    expect(envOf(gc, env.release.name)).toBe(envOf(register, env.release.name));
+    expect(envOf(gc, env.gcOfflineGrace.name)).toBe("600");
+    expect(envOf(gc, env.gcDryRun.name)).toBe("false");
+  });
+
+  it("should give the collector the PAT and its token, and none of the agent pod's volumes", () => {
+    const spec = podSpecOf(gcJob);
+    expect(spec.automountServiceAccountToken).toBe(true);
+    expect((spec.volumes ?? []).map((vol) => vol.name).sort()).toEqual([imageContract.volumes.token, imageContract.volumes.tmp].sort());
+    expect(gc.volumeMounts?.find((m) => m.name === imageContract.volumes.token)).toMatchObject({ mountPath: imageContract.paths.secrets, readOnly: true });
   });
 });

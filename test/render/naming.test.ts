@@ -69,7 +69,7 @@ describe("resource names", () => {
       expect(name, where).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
     }
     // The CronJob controller appends 11 characters to Job names: CronJob names are limited to 52.
-    expect(renderDefaults(longRelease).one("CronJob").metadata?.name?.length).toBeLessThanOrEqual(52);
+    for (const cron of renderDefaults(longRelease).all("CronJob")) expect(cron.metadata?.name?.length).toBeLessThanOrEqual(52);
   });
 });
 

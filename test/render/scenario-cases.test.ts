@@ -115,7 +115,7 @@ describe("team scenario", () => {
   });
 
   it("should schedule the refresh as configured", () => {
-    const cron = rendering.one("CronJob");
+    const cron = rendering.component("CronJob", component.refresh);
     expect(cron.spec?.schedule).toBe(values.refresh.schedule);
     expect(cron.spec?.timeZone).toBe(values.refresh.timeZone);
   });
@@ -129,29 +129,30 @@ describe("no-refresh scenario", () => {
   const rendering = scenarioRendering("no-refresh");
   const componentOf = (r: { metadata?: { labels?: Record<string, string> } }): string | undefined => r.metadata?.labels?.[COMPONENT];
 
-  it("should render no CronJob", () => {
-    expect(rendering.all("CronJob")).toEqual([]);
+  it("should render no refresh CronJob (the garbage collector's stays)", () => {
+    expect(rendering.all("CronJob").map(componentOf)).toEqual([component.gc]);
   });
 
   it("should render no refresh ServiceAccount, Role or RoleBinding", () => {
     for (const kind of ["ServiceAccount", "Role", "RoleBinding"] as const) {
       const found = rendering.all(kind);
-      expect(found.map(componentOf), kind).toEqual([component.agent]);
+      expect(found.map(componentOf), kind).toEqual([component.agent, component.gc]);
     }
   });
 });
 
 describe("existing-sa scenario", () => {
-  const values = ciScenario("existing-sa").values as { serviceAccount: { name: string }; refresh: { serviceAccount: { name: string } } };
+  const values = ciScenario("existing-sa").values as { serviceAccount: { name: string }; refresh: { serviceAccount: { name: string } }; gc: { serviceAccount: { name: string } } };
   const rendering = scenarioRendering("existing-sa");
 
   it("should render no ServiceAccount, Role or RoleBinding", () => {
     expect([...rendering.all("ServiceAccount"), ...rendering.all("Role"), ...rendering.all("RoleBinding")]).toEqual([]);
   });
 
-  it("should run the agent pods and the refresher under the given ServiceAccounts", () => {
+  it("should run the agent pods, the refresher and the collector under the given ServiceAccounts", () => {
     expect(podSpecOf(rendering.one("Deployment")).serviceAccountName).toBe(values.serviceAccount.name);
-    expect(podSpecOf(rendering.one("CronJob")).serviceAccountName).toBe(values.refresh.serviceAccount.name);
+    expect(podSpecOf(rendering.component("CronJob", component.refresh)).serviceAccountName).toBe(values.refresh.serviceAccount.name);
+    expect(podSpecOf(rendering.component("CronJob", component.gc)).serviceAccountName).toBe(values.gc.serviceAccount.name);
   });
 });
 

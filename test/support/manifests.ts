@@ -76,6 +76,13 @@ export class Rendering {
     return found[0] as ByKind[K];
   }
 
+  /** The only resource of a kind with the label `app.kubernetes.io/component: <component>`. */
+  component<K extends Kind>(kind: K, component: string): ByKind[K] {
+    const found = this.all(kind).filter((r) => r.metadata?.labels?.["app.kubernetes.io/component"] === component);
+    if (found.length !== 1) throw new Error(`expected exactly one ${kind} of component ${component}, found ${found.length}`);
+    return found[0] as ByKind[K];
+  }
+
   /** `Kind/name` of every resource, in rendering order. */
   ids(): string[] {
     return this.resources.map((r) => `${r.kind}/${r.metadata?.name ?? ""}`);

@@ -58,6 +58,16 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- if .Values.refresh.serviceAccount.create }}{{ default (include "azp-agent.refreshName" .) .Values.refresh.serviceAccount.name }}{{- else }}{{ .Values.refresh.serviceAccount.name }}{{- end }}
 {{- end }}
 
+{{/* Name of the garbage-collection CronJob and its Role. */}}
+{{- define "azp-agent.gcName" -}}
+{{- printf "%s-gc" (include "azp-agent.fullname" .) }}
+{{- end }}
+
+{{/* Identity of the garbage-collection job. */}}
+{{- define "azp-agent.gcServiceAccountName" -}}
+{{- if .Values.gc.serviceAccount.create }}{{ default (include "azp-agent.gcName" .) .Values.gc.serviceAccount.name }}{{- else }}{{ .Values.gc.serviceAccount.name }}{{- end }}
+{{- end }}
+
 {{/* Secret holding the PAT. */}}
 {{- define "azp-agent.secretName" -}}
 {{- default (include "azp-agent.fullname" .) .Values.azp.existingSecret }}
@@ -117,6 +127,9 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- if and .Values.refresh.enabled (not .Values.refresh.serviceAccount.create) (not .Values.refresh.serviceAccount.name) }}
 {{- fail `refresh.serviceAccount.name is required when refresh.serviceAccount.create=false: name an existing ServiceAccount, set refresh.serviceAccount.create=true, or disable the refresher with refresh.enabled=false` }}
 {{- end }}
+{{- if and .Values.gc.enabled (not .Values.gc.serviceAccount.create) (not .Values.gc.serviceAccount.name) }}
+{{- fail `gc.serviceAccount.name is required when gc.serviceAccount.create=false: name an existing ServiceAccount, set gc.serviceAccount.create=true, or disable garbage collection with gc.enabled=false` }}
+{{- end }}
 {{- if and .Values.agent.packageUrl (ne .Values.agent.source "download") }}
 {{- fail `agent.packageUrl only applies with agent.source=download: set agent.source=download or remove agent.packageUrl` }}
 {{- end }}
@@ -127,13 +140,13 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- fail `agent.packageSha256 only applies with agent.packageUrl: set agent.packageUrl to the mirror's https URL, or remove agent.packageSha256 (Azure DevOps publishes the hash of the package it offers)` }}
 {{- end }}
 {{- range $name, $_ := .Values.agent.capabilities }}
-{{- if has $name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
-{{- fail (printf `agent.capabilities has the reserved name %s: the chart or the image sets that variable itself; rename the capability (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $name) }}
+{{- if has $name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_GC_OFFLINE_GRACE_SECONDS" "AZP_GC_DRY_RUN" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
+{{- fail (printf `agent.capabilities has the reserved name %s: the chart or the image sets that variable itself; rename the capability (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_GC_OFFLINE_GRACE_SECONDS, AZP_GC_DRY_RUN, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $name) }}
 {{- end }}
 {{- end }}
 {{- range $env := .Values.extraEnv }}
-{{- if has $env.name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
-{{- fail (printf `extraEnv has the reserved name %s: the chart or the image sets that variable itself; rename the variable (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $env.name) }}
+{{- if has $env.name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_GC_OFFLINE_GRACE_SECONDS" "AZP_GC_DRY_RUN" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
+{{- fail (printf `extraEnv has the reserved name %s: the chart or the image sets that variable itself; rename the variable (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_GC_OFFLINE_GRACE_SECONDS, AZP_GC_DRY_RUN, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $env.name) }}
 {{- end }}
 {{- end }}
 {{- if and .Values.namespace.create (not .Values.namespace.name) }}

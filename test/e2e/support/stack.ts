@@ -145,10 +145,30 @@ export async function uninstall(stack: Stack, rel: Release): Promise<void> {
 
 export const agentSelector = (rel: Release): string => `app.kubernetes.io/instance=${rel.name},app.kubernetes.io/component=${component.agent}`;
 
-/** The refresh CronJob of a release, found by its labels. */
-export async function refreshCronJob(stack: Stack, rel: Release): Promise<string> {
-  const selector = `app.kubernetes.io/instance=${rel.name},app.kubernetes.io/component=${component.refresh}`;
+/** A CronJob of a release (refresh or gc), found by its labels. */
+export async function cronJobOf(stack: Stack, rel: Release, componentName: string): Promise<string> {
+  const selector = `app.kubernetes.io/instance=${rel.name},app.kubernetes.io/component=${componentName}`;
   return stack.kube.ok(["-n", rel.namespace, "get", "cronjob", "-l", selector, "-o", "jsonpath={.items[0].metadata.name}"]);
+}
+
+/** The refresh CronJob of a release, found by its labels. */
+export const refreshCronJob = (stack: Stack, rel: Release): Promise<string> => cronJobOf(stack, rel, component.refresh);
+
+/**
+ * One run of the release's garbage collector now (`kubectl create job --from=cronjob/…`), as the
+ * schedule would start it; resolves with its exit state and log once it has finished.
+ */
+export async function runGc(stack: Stack, rel: Release, jobName: string): Promise<{ succeeded: boolean; log: string }> {
+  const ns = rel.namespace;
+  await stack.kube.ok(["-n", ns, "create", "job", `--from=cronjob/${await cronJobOf(stack, rel, component.gc)}`, jobName]);
+  const succeeded = await waitFor(`the gc job ${jobName} to finish`, async () => {
+    const job = await stack.kube.json<{ status: { succeeded?: number; failed?: number } }>(["-n", ns, "get", "job", jobName]);
+    if ((job.status.succeeded ?? 0) >= 1) return true;
+    if ((job.status.failed ?? 0) >= 1) return false;
+    return undefined;
+  });
+  const log = await stack.kube.ok(["-n", ns, "logs", `job/${jobName}`]);
+  return { succeeded, log };
 }
 
 /** `<namespace>/<fullname>`: the AZP_RELEASE capability this release's agents carry. */

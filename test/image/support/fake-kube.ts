@@ -35,6 +35,10 @@ export interface FakeKube {
   readonly forbidden: Set<string>;
   /** Pods being deleted: their GET carries a deletionTimestamp. Any other pod exists and runs. */
   readonly terminating: Set<string>;
+  /** Pods that do not exist (GET and DELETE answer 404), e.g. those of agents a lost node left behind. */
+  readonly absentPods: Set<string>;
+  /** When true, every pod request answers 403 (the Role lacks the verb). */
+  podsForbidden: boolean;
   /** When true, every request answers 401 (the ServiceAccount was deleted, as on helm uninstall). */
   rejectAll: boolean;
   /** The uid the fake gives a pod (deterministic from its name). */
@@ -79,7 +83,8 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
     const hex = Buffer.from(pod).toString("hex").padEnd(32, "0").slice(0, 32);
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
   };
-  const state = { rejectAll: false };
+  const absentPods = new Set<string>();
+  const state = { rejectAll: false, podsForbidden: false };
 
   const server: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
     void (async () => {
@@ -96,13 +101,19 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
       const podName = pod?.[1] ?? "";
       const podJson = (): string =>
         JSON.stringify({ kind: "Pod", apiVersion: "v1", metadata: { name: podName, namespace, uid: uidOf(podName), ...(terminating.has(podName) ? { deletionTimestamp: new Date().toISOString() } : {}) } });
+      if (pod && state.podsForbidden) {
+        return send(403, status(403, "Forbidden", `pods "${podName}" is forbidden: User "system:serviceaccount:${namespace}:azp" cannot ${(req.method ?? "").toLowerCase()} resource "pods" in API group "" in the namespace "${namespace}"`));
+      }
+      if (pod && absentPods.has(podName)) return send(404, status(404, "NotFound", `pods "${podName}" not found`));
       if (pod && req.method === "GET") return send(200, podJson());
       if (pod && req.method === "DELETE") {
         const preconditions = body === "" ? undefined : (JSON.parse(body) as { preconditions?: { uid?: string } }).preconditions;
         if (preconditions?.uid !== undefined && preconditions.uid !== uidOf(podName)) {
           return send(409, status(409, "Conflict", `Precondition failed: UID in precondition: ${preconditions.uid}, UID in object meta: ${uidOf(podName)}`));
         }
-        return send(200, podJson());
+        const deleted = podJson();
+        absentPods.add(podName);
+        return send(200, deleted);
       }
       const deployment = new RegExp(`^/apis/apps/v1/namespaces/${namespace}/deployments/([^/]+)$`).exec(path);
       const name = deployment?.[1];
@@ -133,6 +144,13 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
     deployments,
     forbidden,
     terminating,
+    absentPods,
+    get podsForbidden() {
+      return state.podsForbidden;
+    },
+    set podsForbidden(value: boolean) {
+      state.podsForbidden = value;
+    },
     get rejectAll() {
       return state.rejectAll;
     },

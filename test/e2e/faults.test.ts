@@ -1,0 +1,167 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { imageContract } from "../../generator/contract/image.ts";
+import type { JobView } from "../fake-ado/control.ts";
+import { basic, registerAgent } from "../fake-ado/test-client.ts";
+import { reportFailure } from "./support/failure-report.ts";
+import { must, waitFor } from "./support/kube.ts";
+import { agentSelector, agentsOf, cleanupNamespace, E2E_PAT, E2E_POOL, install, runGc, startStack, teamValues, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
+
+/**
+ * Faults on the real cluster (issue #8): a pod dies without its sidecar getting a word in, or a
+ * container of it is killed mid-job. Each case ends with exactly REPLICAS online agents of the
+ * release in the pool and none offline, after at most one run of the release's garbage
+ * collector (its CronJob, started by hand as the schedule would). Agents of another release and
+ * an agent that is not from the chart, in the same pool, are never touched.
+ */
+
+const NS = "e2e-faults";
+const REPLICAS = 2;
+/** A killed listener's job is abandoned when its lock expires (the real service: ~10 minutes). */
+const JOB_LOCK_MS = 20_000;
+const GC_GRACE_SECONDS = 5;
+
+let stack: Stack;
+let rel: Release;
+let poolId: number;
+let gcRuns = 0;
+const bystanders: string[] = [];
+
+/** The local cluster of test/cluster/ (node-level faults need its kubelet and containerd). */
+const nodeScript = (repo: string): string => join(repo, "test/cluster/node.sh");
+const localCluster = (): boolean => existsSync("/run/azp-cluster/pids/kubelet.pid");
+
+beforeAll(async () => {
+  stack = await startStack([], { jobLockMs: JOB_LOCK_MS });
+  await cleanupNamespace(stack, NS);
+  rel = await install(
+    stack,
+    "faults",
+    NS,
+    teamValues(stack, { replicaCount: REPLICAS, refresh: { enabled: false }, agent: { statusCheckSeconds: 5 }, gc: { offlineGraceSeconds: GC_GRACE_SECONDS } }),
+  );
+  poolId = stack.fake.state().pools.find((p) => p.name === E2E_POOL)?.id ?? -1;
+  // Bystanders in the same pool: a build server that is not from the chart, and an orphan of
+  // another release (no pod in this namespace either). Neither may ever be touched.
+  const auth = basic("user", E2E_PAT);
+  await registerAgent(stack.fake, poolId, "build-server-01", auth);
+  await registerAgent(stack.fake, poolId, "other-azp-agent-5d9c7b-x2x2x", auth, undefined, { [imageContract.env.release.name]: `${NS}/other-azp-agent` });
+  bystanders.push("build-server-01", "other-azp-agent-5d9c7b-x2x2x");
+}, 600_000);
+
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === "fail") await reportFailure(stack, ctx.task.name, [NS]);
+});
+
+afterAll(async () => {
+  await cleanupNamespace(stack, NS);
+  await stack?.fake.close();
+});
+
+const poolNames = (): string[] =>
+  stack.fake
+    .state()
+    .agents.filter((a) => a.poolId === poolId)
+    .map((a) => a.name);
+
+const finished = (id: number, timeoutMs: number): Promise<JobView> =>
+  stack.fake.waitFor(() => (stack.fake.job(id).state === "finished" ? stack.fake.job(id) : undefined), { timeoutMs, what: `job ${id} to finish` });
+
+async function started(id: number): Promise<void> {
+  await stack.fake.waitFor(() => (stack.fake.job(id).state === "received" ? true : undefined), { timeoutMs: 120_000, what: `job ${id} to start` });
+}
+
+async function node(...args: string[]): Promise<void> {
+  await must("bash", [nodeScript(stack.env.repo), ...args], { timeoutMs: 240_000 });
+}
+
+async function forceDelete(pod: string): Promise<void> {
+  await stack.kube.ok(["-n", NS, "delete", "pod", pod, "--grace-period=0", "--force", "--wait=false"]);
+}
+
+/**
+ * The end state every case must reach: the dead pod replaced, then (after the collector's grace)
+ * one collector run, then exactly REPLICAS online agents of the release, none stale, and the
+ * bystanders still there. Returns the collector's log.
+ */
+async function settlesWithOneGcRun(deadPod: string): Promise<string> {
+  await waitFor(`${REPLICAS} running agent pods, ${deadPod} gone`, async () => {
+    const pods = (await stack.kube.pods(NS, agentSelector(rel))).filter((p) => !p.terminating && p.phase === "Running" && p.ready);
+    return pods.length === REPLICAS && !pods.some((p) => p.name === deadPod) ? true : undefined;
+  }, 240_000);
+  await new Promise((resolve) => setTimeout(resolve, (GC_GRACE_SECONDS + 1) * 1000));
+  gcRuns += 1;
+  const gc = await runGc(stack, rel, `gc-now-${gcRuns}`);
+  expect(gc.succeeded, gc.log).toBe(true);
+  await waitForSteadyPool(stack, rel, REPLICAS, 60_000);
+  expect(agentsOf(stack, rel).some((a) => a.name === deadPod)).toBe(false);
+  expect(poolNames()).toEqual(expect.arrayContaining(bystanders));
+  for (const name of bystanders) expect(gc.log).not.toContain(name);
+  return gc.log;
+}
+
+describe("a pod force-deleted", () => {
+  it("should leave no agent behind when it was idle", async () => {
+    const [target] = await waitForSteadyPool(stack, rel, REPLICAS);
+    await forceDelete(target!.name);
+    await settlesWithOneGcRun(target!.name);
+  });
+
+  it("should leave no agent behind when it was running a job (the job is lost, not run twice)", async () => {
+    const [target] = await waitForSteadyPool(stack, rel, REPLICAS);
+    const [id] = stack.fake.enqueueJobs(poolId, { script: "echo working; sleep 300", displayName: "Doomed", demands: [`Agent.Name -equals ${target!.name}`] });
+    await started(id!);
+    await forceDelete(target!.name);
+    const job = await finished(id!, JOB_LOCK_MS + 120_000);
+    expect(job.result).not.toBe("succeeded");
+    expect(job.agentName).toBe(target!.name);
+    await settlesWithOneGcRun(target!.name);
+  });
+});
+
+describe.runIf(localCluster())("a lost node (kubelet stopped, the pod's containers killed, the pod force-deleted)", () => {
+  it("should have its agent collected and the pool back to full strength", async () => {
+    const [target] = await waitForSteadyPool(stack, rel, REPLICAS);
+    const dead = target!.name;
+    const agentId = agentsOf(stack, rel).find((a) => a.name === dead)?.id;
+    await node("stop-kubelet");
+    try {
+      await node("kill-pod", NS, dead);
+      await forceDelete(dead);
+    } finally {
+      await node("start-kubelet");
+    }
+    // Nobody told Azure DevOps: the agent is still registered until the collector runs.
+    expect(agentsOf(stack, rel).some((a) => a.name === dead)).toBe(true);
+    const log = await settlesWithOneGcRun(dead);
+    expect(log).toMatch(new RegExp(`removed agent ${String(agentId)} '${dead}'`));
+  });
+});
+
+describe.runIf(localCluster())("a container killed during a job", () => {
+  it("should lose the job, remove the agent and replace the pod when the agent container dies (as on OOM)", async () => {
+    const [target] = await waitForSteadyPool(stack, rel, REPLICAS);
+    const [id] = stack.fake.enqueueJobs(poolId, { script: "echo eating memory; sleep 300", displayName: "Hog", demands: [`Agent.Name -equals ${target!.name}`] });
+    await started(id!);
+    await node("kill-container", NS, target!.name, imageContract.containers.agent);
+    const job = await finished(id!, JOB_LOCK_MS + 120_000);
+    expect(job.result).not.toBe("succeeded");
+    // The sidecar is alive: it removes the agent once Azure DevOps has given up on the job.
+    await waitFor(`agent ${target!.name} to leave the pool`, async () => (agentsOf(stack, rel).some((a) => a.name === target!.name) ? undefined : true), 120_000);
+    await settlesWithOneGcRun(target!.name);
+  });
+
+  it("should still remove the agent after its job when the deregister sidecar is killed and restarted mid-job", async () => {
+    const [target] = await waitForSteadyPool(stack, rel, REPLICAS);
+    const [id] = stack.fake.enqueueJobs(poolId, { script: "echo steady; sleep 20; echo done", displayName: "Steady", demands: [`Agent.Name -equals ${target!.name}`] });
+    await started(id!);
+    await node("kill-container", NS, target!.name, imageContract.containers.deregister);
+    const job = await finished(id!, 180_000);
+    expect(job.result).toBe("succeeded");
+    expect(job.output).toContain("done");
+    await waitFor(`agent ${target!.name} to leave the pool`, async () => (agentsOf(stack, rel).some((a) => a.name === target!.name) ? undefined : true), 120_000);
+    const log = await settlesWithOneGcRun(target!.name);
+    expect(log).toContain("done: 0 removed");
+  });
+});
