@@ -168,6 +168,11 @@ export const imageContract = {
       reads: ["deregister"],
       doc: "While a job runs, how often the sidecar asks Azure DevOps whether it is over (when the agent's console gives no sign).",
     },
+    maxLifetimeSeconds: {
+      name: "AZP_MAX_LIFETIME_SECONDS",
+      reads: ["deregister"],
+      doc: "An idle agent retires (is removed, its pod replaced) between 80 % and 100 % of this after it was registered; 0 = never.",
+    },
     stopGraceSeconds: {
       name: "AZP_STOP_GRACE_SECONDS",
       reads: ["run"],

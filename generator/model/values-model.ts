@@ -94,6 +94,11 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
     removeRetrySeconds: int(10, "Pause between de-registration attempts while Azure DevOps reports the agent busy.", {
       schema: { minimum: 1, maximum: 300 },
     }),
+    maxLifetimeSeconds: int(
+      0,
+      "Maximum lifetime of an idle agent: it is removed and its pod replaced between 80 % and 100 % of this (random, so the pool does not turn over at once) after it registered; a busy agent finishes its job first. Bounds how stale an idle agent's image and agent can get, and spreads the refresh over time. 0 = off; at least 60 when set.",
+      { schema: { minimum: 0, maximum: 31536000 } },
+    ),
     statusCheckSeconds: int(
       30,
       "While a job runs, how often the deregister sidecar asks Azure DevOps whether it is over, when the agent's console gives no sign of it (a job can silence that): the upper bound of job end → agent removed.",

@@ -68,6 +68,7 @@ export function crossFieldRules(): CrossFieldRule[] {
   const gcEnabled = v("gc.enabled");
   const gcSaCreate = v("gc.serviceAccount.create");
   const gcSaName = v("gc.serviceAccount.name");
+  const lifetime = v("agent.maxLifetimeSeconds");
   const source = v("agent.source");
   const packageUrl = v("agent.packageUrl");
   const packageSha256 = v("agent.packageSha256");
@@ -100,6 +101,10 @@ export function crossFieldRules(): CrossFieldRule[] {
     {
       when: `and ${gcEnabled.path} (not ${gcSaCreate.path}) (not ${gcSaName.path})`,
       message: `${gcSaName.key} is required when ${gcSaCreate.key}=false: name an existing ServiceAccount, set ${gcSaCreate.key}=true, or disable garbage collection with ${gcEnabled.key}=false`,
+    },
+    {
+      when: `and (gt (int ${lifetime.path}) 0) (lt (int ${lifetime.path}) 60)`,
+      message: `${lifetime.key} must be 0 (off) or at least 60: an agent needs about a minute to start, a shorter lifetime would replace agents before they take a job; set --set ${lifetime.key}=<seconds, e.g. 86400>`,
     },
     {
       when: `and ${packageUrl.path} (ne ${source.path} "download")`,

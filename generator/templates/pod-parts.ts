@@ -63,6 +63,8 @@ function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name
       return { value: t.str(`${v("agent.downloadTimeoutSeconds").path} | toString | quote`) };
     case "statusCheckSeconds":
       return { value: t.str(`${v("agent.statusCheckSeconds").path} | toString | quote`) };
+    case "maxLifetimeSeconds":
+      return { value: t.str(`${v("agent.maxLifetimeSeconds").path} | toString | quote`) };
     case "stopGraceSeconds":
       return { value: t.str(`${v("terminationGracePeriodSeconds").path} | toString | quote`) };
     case "agentIgnore":

@@ -82,10 +82,12 @@ function followLogs(pod: string): { stop: () => Promise<string> } {
   let text = "";
   child.stdout.on("data", (d: Buffer) => (text += d.toString()));
   child.stderr.on("data", (d: Buffer) => (text += d.toString()));
+  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
   return {
+    // Safe to call more than once (the test and its `finally` both do).
     stop: async () => {
       child.kill("SIGTERM");
-      await new Promise((resolve) => child.once("close", resolve));
+      await closed;
       return text;
     },
   };

@@ -238,3 +238,47 @@ describe("a restarted agent container (crash, OOM kill)", () => {
     expect(env.fake.job(job).state).toBe("queued");
   });
 });
+
+describe("maximum agent lifetime (AZP_MAX_LIFETIME_SECONDS)", () => {
+  const lifetime = (seconds: number): Record<string, string> => ({ [imageContract.env.maxLifetimeSeconds.name]: String(seconds) });
+
+  it("should retire an idle agent once it is older than the lifetime: disabled, removed, and the listener stopped", async () => {
+    // 4 s: the jitter (up to a fifth, whole seconds) is 0, so it retires after exactly 4 s.
+    const pod = newPod(env, { env: { deregister: lifetime(4) } });
+    await pod.start();
+    await pod.waitForLog("agent", LISTENING);
+    const registeredAt = Date.now();
+
+    expect((await pod.waitForExit("deregister", 30_000)).exitCode).toBe(0);
+    const log = await pod.logs("deregister");
+    expect(log).toContain("retires when idle after 4s");
+    expect(log).toContain("it gets no job any more");
+    expect(log).toContain("reached its maximum lifetime idle: removing it");
+    expect(agentsInPool(env.fake, env.poolId)).toEqual([]);
+    // Disabled before it was removed: no job could slip in between.
+    const calls = imageRequests(env.fake).filter((r) => r.method !== "GET").map((r) => r.method);
+    expect(calls.slice(-2)).toEqual(["PATCH", "DELETE"]);
+    expect(Date.now() - registeredAt).toBeGreaterThan(2_000);
+
+    // The agent's container stops at the pod's SIGTERM (in Kubernetes the sidecar deletes the pod).
+    await pod.signal("agent");
+    expect((await pod.waitForExit("agent", 15_000)).exitCode).toBe(0);
+  });
+
+  it("should let a busy agent finish its job first, then remove it", async () => {
+    const pod = newPod(env, { env: { deregister: lifetime(4) } });
+    await pod.start();
+    await pod.waitForLog("agent", LISTENING);
+    const job = await enqueue("echo long; sleep 8; echo finished", "Long");
+
+    expect(await waitForJobResult(job)).toBe("succeeded");
+    expect(env.fake.job(job).output).toContain("finished");
+    expect((await pod.waitForExit("deregister", 30_000)).exitCode).toBe(0);
+    const log = await pod.logs("deregister");
+    expect(log).not.toContain("reached its maximum lifetime");
+    expect(log).toContain(`job request ${job} of agent`);
+    expect(agentDeletes(env.fake).map((r) => r.status)).toEqual([204]);
+    await pod.signal("agent");
+    await pod.waitForExit("agent", 15_000);
+  });
+});

@@ -28,6 +28,7 @@ const violations: { case: string; values: JsonObject; rule: CrossFieldRule; name
   { case: "serviceAccount.create=false without a name", values: { serviceAccount: { create: false } }, rule: rule("serviceAccount.name is required") },
   { case: "refresh.serviceAccount.create=false without a name", values: { refresh: { serviceAccount: { create: false } } }, rule: rule("refresh.serviceAccount.name is required") },
   { case: "gc.serviceAccount.create=false without a name", values: { gc: { serviceAccount: { create: false } } }, rule: rule("gc.serviceAccount.name is required") },
+  { case: "a maximum lifetime of 30 seconds", values: { agent: { maxLifetimeSeconds: 30 } }, rule: rule("agent.maxLifetimeSeconds must be 0 (off) or at least 60") },
   { case: "a packageUrl with the baked source", values: { agent: { packageUrl: "https://mirror.example.com/agent.tar.gz" } }, rule: rule("agent.packageUrl only applies") },
   {
     case: "a package mirror without its hash",

@@ -12,9 +12,10 @@ describe("envFor", () => {
       expected: ["url", "pool", "tokenFile", "agentName", "release", "work", "agentSource", "packageUrl", "packageSha256", "downloadTimeout", "connectAttempts", "agentIgnore"],
     },
     { command: "run", expected: ["release", "work", "stopGraceSeconds", "agentIgnore"] },
-    { command: "deregister", expected: ["url", "pool", "tokenFile", "retrySeconds", "statusCheckSeconds", "podName", "podNamespace"] },
+    { command: "deregister", expected: ["url", "pool", "tokenFile", "retrySeconds", "statusCheckSeconds", "maxLifetimeSeconds", "podName", "podNamespace"] },
     { command: "refresh", expected: ["podNamespace", "deployment"] },
     { command: "smoke", expected: ["url", "pool", "tokenFile", "release", "connectAttempts", "smokeMinAgents", "smokeTimeout"] },
+    { command: "gc", expected: ["url", "pool", "tokenFile", "release", "connectAttempts", "podNamespace", "gcOfflineGrace", "gcDryRun"] },
   ])("should give $command exactly its variables, in contract order", ({ command, expected }) => {
     expect(envFor(command)).toEqual(expected);
   });
