@@ -2,7 +2,10 @@
 # Benchmarks: ratios measured in one run on this machine, never assertions (README, brief).
 #   1. agent image start-up: baked agent vs download-at-start, with a ~170 MB package;
 #   2. replacement latency (job finished -> new agent listening), recorded by the e2e suite
-#      in .cache/e2e/replacement-latency.json: run `npm run test:e2e` first.
+#      in .cache/e2e/replacement-latency.json: run `npm run test:e2e` first;
+#   3. the garbage collector over a pool of 1,000 agents (bench/gc-scale.ts);
+#   4. churn: 100 jobs through 3 agents on the local cluster (bench/churn.ts; figures, SVG and a
+#      summary under .cache/bench/).
 set -Eeuo pipefail
 
 REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -11,6 +14,9 @@ cd "${REPO}"
 bench_main() {
   bash tools/docker-up.sh all
   npx --no-install tsx bench/image-startup.ts "$@"
+  npx --no-install tsx bench/gc-scale.ts --agents 1000
+  bash test/cluster/up.sh >/dev/null
+  npx --no-install tsx bench/churn.ts --jobs 100
   local latency="${REPO}/.cache/e2e/replacement-latency.json"
   if [[ -f "${latency}" ]]; then
     echo "replacement latency from the last e2e run (${latency}):"

@@ -20,6 +20,7 @@ import {
   type Release,
   type Stack,
 } from "./support/stack.ts";
+import { replacementLatenciesMs } from "./support/metrics.ts";
 
 /**
  * The whole ephemeral lifecycle on a real cluster, one release installed from the OCI registry:
@@ -46,30 +47,6 @@ async function waitJobFinished(requestId: number, timeoutMs = 240_000): Promise<
     const job = stack.fake.job(requestId);
     return job.state === "finished" ? job : undefined;
   }, { timeoutMs });
-}
-
-/**
- * Replacement latency samples: each finished job is matched with the earliest first poll of an
- * agent that did not exist before the jobs were queued and that is not matched yet — "job
- * finished → a new agent listening". Measured from the fake's request log, not asserted.
- */
-function replacementLatenciesMs(jobs: JobView[], agentsBefore: Set<string>): number[] {
-  const firstPoll = new Map<string, number>();
-  for (const r of stack.fake.requests()) {
-    if (!r.principal.startsWith("agent:") || r.method !== "GET" || !r.path.includes("/messages")) continue;
-    const name = r.principal.slice("agent:".length);
-    if (agentsBefore.has(name) || firstPoll.has(name)) continue;
-    firstPoll.set(name, Date.parse(r.time));
-  }
-  const polls = [...firstPoll.values()].sort((a, b) => a - b);
-  const samples: number[] = [];
-  for (const finished of jobs.map((j) => Date.parse(j.finishTime ?? "")).sort((a, b) => a - b)) {
-    const at = polls.findIndex((t) => t >= finished);
-    if (at < 0) continue;
-    samples.push(polls[at]! - finished);
-    polls.splice(at, 1);
-  }
-  return samples;
 }
 
 beforeAll(async () => {
@@ -131,7 +108,7 @@ describe("one job", () => {
     const agentId = stack.fake.state().jobs.find((j) => j.requestId === requestId)?.agentId;
     const deletes = stack.fake.requests().filter((r) => r.method === "DELETE" && new URL(r.path, "http://x").pathname.endsWith(`/agents/${agentId}`) && r.status < 300);
     expect(deletes).toHaveLength(1);
-    latencies.push(...replacementLatenciesMs([job], beforeNames));
+    latencies.push(...replacementLatenciesMs(stack.fake.requests(), [job], beforeNames));
   });
 
   it("should complete every job when more jobs than agents are queued, each on a fresh pod", async () => {
@@ -144,7 +121,7 @@ describe("one job", () => {
     const agentNames = finished.map((j) => j.agentName);
     expect(new Set(agentNames).size).toBe(jobs);
     await waitForSteadyPool(stack, rel, REPLICAS);
-    latencies.push(...replacementLatenciesMs(finished, before));
+    latencies.push(...replacementLatenciesMs(stack.fake.requests(), finished, before));
     // None of the agents that ran a job is still registered.
     const registered = new Set(agentsOf(stack, rel).map((a) => a.name));
     expect(agentNames.filter((n) => registered.has(n!))).toEqual([]);
