@@ -107,6 +107,8 @@ export function baseContainer(t: TemplateDocument, name: string, command: ImageC
     image: t.str(`${include(helper.image)} | quote`),
     imagePullPolicy: t.str<"Always" | "IfNotPresent" | "Never">(v("image.pullPolicy").quoted),
     command: [imageContract.commands[command]],
+    // A container that fails shows why in `kubectl get/describe pod` (its last log lines).
+    terminationMessagePolicy: "FallbackToLogsOnError",
     securityContext: t.block(v("securityContext").yaml),
   };
 }

@@ -165,3 +165,35 @@ describe.runIf(localCluster())("a container killed during a job", () => {
     expect(log).toContain("done: 0 removed");
   });
 });
+
+describe("Azure DevOps failing", () => {
+  it("should bring a new pod up once the service answers again after 5xx at its start, with the reason in the pod's status", async () => {
+    const [target] = await waitForSteadyPool(stack, rel, REPLICAS);
+    // Enough 503s to exhaust one register run (AZP_CONNECT_ATTEMPTS=5, backoff 1, 2, 4, 8 s).
+    stack.fake.fault("GET", "/_apis/connectionData", 503, 6);
+    await stack.kube.ok(["-n", NS, "delete", "pod", target!.name, "--wait=false"]);
+    const failed = await waitFor("a register container that gave up, with its reason", async () => {
+      for (const pod of await stack.kube.pods(NS, agentSelector(rel))) {
+        const out = await stack.kube.json<{ status: { initContainerStatuses?: { name: string; lastState?: { terminated?: { exitCode: number; message?: string } } }[] } }>(["-n", NS, "get", "pod", pod.name]);
+        const register = out.status.initContainerStatuses?.find((c) => c.name === imageContract.containers.register);
+        if (register?.lastState?.terminated) return register.lastState.terminated;
+      }
+      return undefined;
+    }, 180_000);
+    expect(failed.exitCode).toBe(3);
+    expect(failed.message).toContain("Azure DevOps failed while checking the connection");
+    await settlesWithOneGcRun(target!.name);
+  });
+
+  it("should retry a removal the service fails with 5xx, and remove the agent exactly once", async () => {
+    const [target] = await waitForSteadyPool(stack, rel, REPLICAS);
+    const agentId = agentsOf(stack, rel).find((a) => a.name === target!.name)?.id;
+    stack.fake.fault("DELETE", `/agents/${String(agentId)}?`, 500, 2);
+    const [id] = stack.fake.enqueueJobs(poolId, { script: "echo quick", displayName: "Quick", demands: [`Agent.Name -equals ${target!.name}`] });
+    expect((await finished(id!, 120_000)).result).toBe("succeeded");
+    await waitFor(`agent ${target!.name} to leave the pool`, async () => (agentsOf(stack, rel).some((a) => a.name === target!.name) ? undefined : true), 180_000);
+    const deletes = stack.fake.requests().filter((r) => r.method === "DELETE" && r.path.includes(`/agents/${String(agentId)}?`));
+    expect(deletes.map((r) => r.status)).toEqual([500, 500, 204]);
+    await settlesWithOneGcRun(target!.name);
+  });
+});
