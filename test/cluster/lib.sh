@@ -40,6 +40,7 @@ CL_PAUSE_IMAGE="127.0.0.1:5000/azp/pause:3.10-azp1"   # built from pause/pause.c
 # --- Network and ports (all on this machine) ----------------------------------------------------
 CL_NODE_NAME="azp-node"
 CL_BRIDGE="azp0"                    # the pods' bridge; up.sh creates it, so its IP is stable
+CL_BRIDGE_MAC="02:00:0a:f4:00:01"   # fixed (locally administered): see up_host_network
 CL_CLUSTER_CIDR="10.244.0.0/16"     # controller-manager --cluster-cidr; the node gets .0.0/24
 CL_POD_CIDR="10.244.0.0/24"
 CL_NODE_IP="10.244.0.1"             # bridge gateway = node InternalIP = apiserver advertise addr

@@ -240,6 +240,11 @@ up_host_network() {
   if ! ip link show "${CL_BRIDGE}" >/dev/null 2>&1; then
     ip link add "${CL_BRIDGE}" type bridge
   fi
+  # A fixed MAC: a bridge without one takes the lowest MAC of its ports and changes it whenever
+  # a pod's veth comes or goes; pods that cached the gateway's old MAC then lose the node (and
+  # everything behind it) for up to a minute or two, until their ARP entry expires. Seen under
+  # churn: a sidecar's and an agent's calls timed out for ~90 s while newer pods were fine.
+  ip link set "${CL_BRIDGE}" address "${CL_BRIDGE_MAC}"
   ip addr replace "${CL_NODE_IP}/${CL_POD_CIDR#*/}" dev "${CL_BRIDGE}"
   ip link set "${CL_BRIDGE}" up
   # Docker sets the FORWARD policy to DROP: accept what enters or leaves the pods' bridge.

@@ -98,6 +98,9 @@ async function settlesWithOneGcRun(deadPod: string): Promise<string> {
   expect(agentsOf(stack, rel).some((a) => a.name === deadPod)).toBe(false);
   expect(poolNames()).toEqual(expect.arrayContaining(bystanders));
   for (const name of bystanders) expect(gc.log).not.toContain(name);
+  // For the record (the closing note's per-case outcome): what the collector did.
+  const decisions = gc.log.split("\n").filter((l) => l.includes(`'${deadPod}'`) || l.includes("done:"));
+  console.log(`fault case ${deadPod}: ${decisions.map((l) => l.replace(/^azp-gc: /, "")).join(" | ")}`);
   return gc.log;
 }
 
