@@ -390,7 +390,7 @@ agent_env_export() {
 # Read them back with `IFS=$'\x1f' read -r a b c`: unlike a tab (IFS whitespace, which bash
 # collapses), US keeps empty fields in place.
 # shellcheck disable=SC2034  # used by the commands that source this file
-readonly COMMON_JQ_FIELDS='def fields: map(if . == null then "" else tostring end | gsub("[\r\n]"; " ")) | join("\u001f");'
+readonly COMMON_JQ_FIELDS='def fields: map(if . == null then "" else tostring end | gsub("[[:cntrl:]]"; " ")) | join("\u001f");'
 
 # now_rfc3339: UTC timestamp, the format Kubernetes and Azure DevOps use.
 now_rfc3339() {

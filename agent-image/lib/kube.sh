@@ -47,7 +47,7 @@ kube_request() {
   token="${token//[[:space:]]/}"
   local -a args=(
     --disable --silent --show-error --config -
-    --cacert "${AZP_PATH_SERVICE_ACCOUNT}/ca.crt"
+    --cacert "${AZP_PATH_SERVICE_ACCOUNT}/ca.crt" --noproxy '*'
     --request "${method}" --url "$(kube_api_url)${path}"
     --header "Accept: application/json"
     --user-agent "azp-agent-image/${AZP_IMAGE_VERSION}"

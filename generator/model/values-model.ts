@@ -107,7 +107,7 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
   }),
   terminationGracePeriodSeconds: int(
     3600,
-    "Time a running job may take to finish when its pod is stopped (refresh, upgrade, scale-in). A job still running near the end (45 s before it, at most half of it) is cancelled, so that its agent can be removed before the pod is killed.",
+    "Time a running job may take to finish when its pod is stopped (refresh, upgrade, scale-in). A job still running near the end (45 s before it, at most two thirds of it) is cancelled, so that its agent can be removed before the pod is killed.",
     { schema: { minimum: 30 } },
   ),
   updateStrategy: fragment(
@@ -194,8 +194,8 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
       successfulJobsHistoryLimit: int(1, "Successful collection jobs kept.", { schema: { minimum: 0 } }),
       failedJobsHistoryLimit: int(3, "Failed collection jobs kept.", { schema: { minimum: 0 } }),
       resources: fragment(
-        { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
-        "Resources of the collection job.",
+        { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+        "Resources of the collection job (it reads the release's agents with their capabilities in one answer).",
         { schema: resourceSchema },
       ),
       serviceAccount: serviceAccount("the collection job (it may get and delete pods)", "`<fullname>-gc`"),

@@ -33,7 +33,9 @@ const nodeScript = (repo: string): string => join(repo, "test/cluster/node.sh");
 const localCluster = (): boolean => existsSync("/run/azp-cluster/pids/kubelet.pid");
 
 beforeAll(async () => {
-  stack = await startStack([], { jobLockMs: JOB_LOCK_MS });
+  // A listener that stopped polling makes its agent offline after 15 s (the real service: a few
+  // minutes), so a lost node's agent is offline before the collector runs.
+  stack = await startStack([], { jobLockMs: JOB_LOCK_MS, sessionIdleTimeoutMs: 15_000 });
   await cleanupNamespace(stack, NS);
   rel = await install(
     stack,
@@ -135,10 +137,12 @@ describe.runIf(localCluster())("a lost node (kubelet stopped, the pod's containe
     } finally {
       await node("start-kubelet");
     }
-    // Nobody told Azure DevOps: the agent is still registered until the collector runs.
+    // Nobody told Azure DevOps: the agent is still registered, and offline once the service
+    // notices its listener is gone; then one collector run removes it.
     expect(agentsOf(stack, rel).some((a) => a.name === dead)).toBe(true);
+    await waitFor(`agent ${dead} to be offline`, async () => (agentsOf(stack, rel).find((a) => a.name === dead)?.status === "offline" ? true : undefined), 120_000);
     const log = await settlesWithOneGcRun(dead);
-    expect(log).toMatch(new RegExp(`removed agent ${String(agentId)} '${dead}'`));
+    expect(log).toMatch(new RegExp(`removed agent ${String(agentId)} '${dead}': offline for`));
   });
 });
 

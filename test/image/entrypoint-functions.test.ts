@@ -281,7 +281,8 @@ hint_present ${imageContract.stateFiles.busy} && echo still-busy || echo idle`;
   it.each([
     [3600, "3555"],
     [300, "255"],
-    [60, "30"],
+    [60, "20"],
+    [30, "10"],
     [0, "-1"],
   ])("should cancel a job still running near the end of a %s s grace period, after %s s", async (grace, expected) => {
     const r = await bashWith([commandPath("azp-run")], `run_cancel_at ${grace}`);

@@ -33,6 +33,7 @@ beforeEach(() => {
   release = `${kube.namespace}/${randomBytes(2).toString("hex")}-azp-agent`;
   kube.requests.length = 0;
   kube.absentPods.clear();
+  kube.podReleases.clear();
   kube.podsForbidden = false;
   kube.rejectAll = false;
 });
@@ -65,6 +66,7 @@ async function agent(options: { owner?: string | null; pod?: "present" | "absent
   const capabilities: Record<string, string> = owner === null ? {} : { [names.release.name]: owner };
   const { agent: created } = await registerAgent(env.fake, env.poolId, name, AUTH, undefined, capabilities);
   if ((options.pod ?? "absent") === "absent") kube.absentPods.add(name);
+  else kube.podReleases.set(name, owner ?? "");
   return { id: Number(created["id"]), name };
 }
 
@@ -119,7 +121,9 @@ describe("azp-gc removes what no pod will remove", () => {
     expect(r.stdout).toMatch(new RegExp(`kept agent ${busyOrphan.id} '${busyOrphan.name}': job request \\d+ is assigned to it`));
     expect(r.stdout).not.toContain(otherRelease.name);
     expect(r.stdout).not.toContain(notFromTheChart.name);
-    expect(r.stdout).toContain(`done: 2 removed, 0 would be removed, 2 kept, 0 failed; 2 agent(s) of other releases or not from this chart left alone`);
+    expect(r.stdout).toContain(`done: 2 removed, 0 would be removed, 2 kept, 0 failed; 0 other agent(s) in the answer left alone`);
+    // The service filters the list to the release's agents (demands), the image filters again.
+    expect(env.fake.requests().some((q) => q.path.includes(`demands=${encodeURIComponent(`AZP_RELEASE -equals ${release}`)}`))).toBe(true);
     // Every Azure DevOps call of the collector carries an api-version; the Kubernetes API is asked only by name.
     const calls = env.fake.requests().filter((q) => (q.userAgent ?? "").startsWith("azp-agent-image/"));
     expect(calls.length).toBeGreaterThan(0);
@@ -127,14 +131,34 @@ describe("azp-gc removes what no pod will remove", () => {
     expect(kube.requests.every((q) => q.method === "GET" && q.path.startsWith(`/api/v1/namespaces/${kube.namespace}/pods/`))).toBe(true);
   });
 
-  it("should remove an agent that is online while no pod of its name exists (a lost node, a stolen credential)", async () => {
+  it("should remove a used agent that is online while no pod of its name exists (a lost node, a stolen credential), and keep an unused one (another cluster's?)", async () => {
+    // GIVEN a used, disabled agent whose listener runs outside any pod (its job is over)
     const stray = await agent();
-    await online(stray);
+    const requestId = await online(stray, true);
+    await disable(stray);
+    env.fake.completeJob(requestId!, "succeeded");
+    // and an unused online agent without a pod here: a live pod of a same-named release elsewhere
+    const elsewhere = await agent();
+    await online(elsewhere);
     const r = await gc();
     expect(r.code, r.output).toBe(0);
-    expect(inPool()).toEqual([]);
+    expect(inPool()).toEqual([elsewhere.name]);
     expect(r.stdout).toContain(`removed agent ${stray.id} '${stray.name}': online for`);
     expect(r.stdout).toContain("a lost node, or a stolen credential");
+    expect(r.stdout).toContain(`kept agent ${elsewhere.id} '${elsewhere.name}': online, unused, and no pod here`);
+  });
+
+  it("should keep an agent whose name is a pod that is not one of this release's agent pods", async () => {
+    const namesake = await agent({ pod: "present" });
+    kube.podReleases.delete(namesake.name);
+    const requestId = await online(namesake, true);
+    await disable(namesake);
+    env.fake.completeJob(requestId!, "succeeded");
+    const r = await gc();
+    expect(r.code, r.output).toBe(0);
+    expect(inPool()).toEqual([namesake.name]);
+    expect(r.stdout).toContain(`kept agent ${namesake.id} '${namesake.name}': a pod '${namesake.name}' exists that is not an agent pod of this release`);
+    expect(kube.requests.filter((q) => q.method === "DELETE")).toEqual([]);
   });
 
   it("should remove an agent left behind after its job, disabled, and delete its pod (uid precondition)", async () => {

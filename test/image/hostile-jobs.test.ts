@@ -222,8 +222,8 @@ describe("a job that kills every process it can see", () => {
 
 describe("a job that runs past the pod's grace period", () => {
   it("should be cancelled before the grace period ends, so that its agent is still removed", async () => {
-    // The smallest grace period the chart accepts: the job is cancelled after 15 s, the real
-    // listener's cancellation takes about 10 s.
+    // The smallest grace period the chart accepts: the job is cancelled after 10 s, the real
+    // listener's cancellation takes about 10 s, which leaves 10 s for reporting and removal.
     const grace = 30;
     const pod = await startedPod({ env: { agent: { [imageContract.env.stopGraceSeconds.name]: String(grace) } } });
     const job = await enqueue("trap '' TERM INT; echo stubborn; sleep 600");

@@ -37,6 +37,8 @@ export interface FakeKube {
   readonly terminating: Set<string>;
   /** Pods that do not exist (GET and DELETE answer 404), e.g. those of agents a lost node left behind. */
   readonly absentPods: Set<string>;
+  /** The AZP_RELEASE the chart set on a pod's containers (its spec shows it); others have none. */
+  readonly podReleases: Map<string, string>;
   /** When true, every pod request answers 403 (the Role lacks the verb). */
   podsForbidden: boolean;
   /** When true, every request answers 401 (the ServiceAccount was deleted, as on helm uninstall). */
@@ -48,8 +50,8 @@ export interface FakeKube {
   close(): Promise<void>;
 }
 
-function status(code: number, reason: string, message: string): string {
-  return JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code });
+function status(code: number, reason: string, message: string, details?: { name: string; kind: string }): string {
+  return JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, ...(details ? { details } : {}), code });
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -84,6 +86,7 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
   };
   const absentPods = new Set<string>();
+  const podReleases = new Map<string, string>();
   const state = { rejectAll: false, podsForbidden: false };
 
   const server: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
@@ -100,11 +103,16 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
       const pod = new RegExp(`^/api/v1/namespaces/${namespace}/pods/([^/]+)$`).exec(path);
       const podName = pod?.[1] ?? "";
       const podJson = (): string =>
-        JSON.stringify({ kind: "Pod", apiVersion: "v1", metadata: { name: podName, namespace, uid: uidOf(podName), ...(terminating.has(podName) ? { deletionTimestamp: new Date().toISOString() } : {}) } });
+        JSON.stringify({
+          kind: "Pod",
+          apiVersion: "v1",
+          metadata: { name: podName, namespace, uid: uidOf(podName), ...(terminating.has(podName) ? { deletionTimestamp: new Date().toISOString() } : {}) },
+          spec: { initContainers: [{ name: "register", env: podReleases.has(podName) ? [{ name: "AZP_RELEASE", value: podReleases.get(podName) }] : [] }], containers: [{ name: "agent" }] },
+        });
       if (pod && state.podsForbidden) {
         return send(403, status(403, "Forbidden", `pods "${podName}" is forbidden: User "system:serviceaccount:${namespace}:azp" cannot ${(req.method ?? "").toLowerCase()} resource "pods" in API group "" in the namespace "${namespace}"`));
       }
-      if (pod && absentPods.has(podName)) return send(404, status(404, "NotFound", `pods "${podName}" not found`));
+      if (pod && absentPods.has(podName)) return send(404, status(404, "NotFound", `pods "${podName}" not found`, { name: podName, kind: "pods" }));
       if (pod && req.method === "GET") return send(200, podJson());
       if (pod && req.method === "DELETE") {
         const preconditions = body === "" ? undefined : (JSON.parse(body) as { preconditions?: { uid?: string } }).preconditions;
@@ -145,6 +153,7 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
     forbidden,
     terminating,
     absentPods,
+    podReleases,
     get podsForbidden() {
       return state.podsForbidden;
     },
