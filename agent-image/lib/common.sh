@@ -392,6 +392,11 @@ agent_env_export() {
 # shellcheck disable=SC2034  # used by the commands that source this file
 readonly COMMON_JQ_FIELDS='def fields: map(if . == null then "" else tostring end | gsub("[[:cntrl:]]"; " ")) | join("\u001f");'
 
+# jq definition: `epoch` turns an Azure DevOps date into epoch seconds (null when it is not one).
+# Azure DevOps sends fractions of a second (up to 7 digits), which fromdateiso8601 does not take.
+# shellcheck disable=SC2034  # used by the commands that source this file
+readonly COMMON_JQ_EPOCH='def epoch: if type == "string" then (sub("\\.[0-9]+Z$"; "Z") | try fromdateiso8601 catch null) else null end;'
+
 # now_rfc3339: UTC timestamp, the format Kubernetes and Azure DevOps use.
 now_rfc3339() {
   date -u +%Y-%m-%dT%H:%M:%SZ

@@ -124,3 +124,26 @@ kube_problem() {
       ;;
   esac
 }
+
+# kube_delete_pod <attempts> <namespace> <pod> [<uid>]: DELETE of a pod, only that very pod when
+# its uid is given (precondition). Logs the outcome; 0 when the pod is deleted or already gone,
+# 1 otherwise (KUBE_PROBLEM / KUBE_EXIT say why).
+kube_delete_pod() {
+  local attempts="$1" namespace="$2" pod="$3" uid="${4:-}"
+  local path="/api/v1/namespaces/${namespace}/pods/${pod}"
+  if [[ "${uid}" =~ ^[0-9a-f-]{36}$ ]]; then
+    kube_request_retry "${attempts}" DELETE "${path}" application/json \
+      "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"preconditions\":{\"uid\":\"${uid}\"}}"
+  else
+    kube_request_retry "${attempts}" DELETE "${path}"
+  fi
+  case "${KUBE_STATUS}" in
+    200 | 202) log_info "deleted pod ${namespace}/${pod}; the Deployment replaces it" ;;
+    404 | 409) log_info "pod ${namespace}/${pod} is already gone" ;;
+    *)
+      kube_problem "deleting pod ${namespace}/${pod}" "'delete' on 'pods'"
+      log_error "${KUBE_PROBLEM}"
+      return 1
+      ;;
+  esac
+}

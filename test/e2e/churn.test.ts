@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { JobView } from "../fake-ado/control.ts";
 import { reportFailure } from "./support/failure-report.ts";
 import { percentile, replacementLatenciesMs } from "./support/metrics.ts";
-import { agentsOf, cleanupNamespace, E2E_POOL, install, runGc, startStack, teamValues, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
+import { agentsOf, cleanupNamespace, install, poolIdOf, runGc, startStack, teamValues, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
 
 /**
  * Churn (issue #8): CHURN_JOBS jobs of random short durations (0-3 s) through REPLICAS agents.
@@ -26,7 +26,7 @@ beforeAll(async () => {
   stack = await startStack();
   await cleanupNamespace(stack, NS);
   rel = await install(stack, "churn", NS, teamValues(stack, { replicaCount: REPLICAS, refresh: { enabled: false }, gc: { offlineGraceSeconds: 0 } }));
-  poolId = stack.fake.state().pools.find((p) => p.name === E2E_POOL)?.id ?? -1;
+  poolId = poolIdOf(stack);
 }, 600_000);
 
 afterEach(async (ctx) => {

@@ -6,7 +6,7 @@ import type { JobView } from "../fake-ado/control.ts";
 import { basic, registerAgent } from "../fake-ado/test-client.ts";
 import { reportFailure } from "./support/failure-report.ts";
 import { must, waitFor } from "./support/kube.ts";
-import { agentSelector, agentsOf, cleanupNamespace, E2E_PAT, E2E_POOL, install, runGc, startStack, teamValues, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
+import { agentSelector, agentsOf, cleanupNamespace, E2E_PAT, install, poolIdOf, runGc, startStack, teamValues, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
 
 /**
  * Faults on the real cluster (issue #8): a pod dies without its sidecar getting a word in, or a
@@ -43,7 +43,7 @@ beforeAll(async () => {
     NS,
     teamValues(stack, { replicaCount: REPLICAS, refresh: { enabled: false }, agent: { statusCheckSeconds: 5 }, gc: { offlineGraceSeconds: GC_GRACE_SECONDS } }),
   );
-  poolId = stack.fake.state().pools.find((p) => p.name === E2E_POOL)?.id ?? -1;
+  poolId = poolIdOf(stack);
   // Bystanders in the same pool: a build server that is not from the chart, and an orphan of
   // another release (no pod in this namespace either). Neither may ever be touched.
   const auth = basic("user", E2E_PAT);

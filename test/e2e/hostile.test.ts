@@ -12,7 +12,7 @@ import { agentEnv, extractPackage, makeTempDir, startAgentScript, type AgentProc
 import { agentPackage } from "../image/support/environment.ts";
 import { reportFailure } from "./support/failure-report.ts";
 import { waitFor } from "./support/kube.ts";
-import { agentSelector, agentsOf, cleanupNamespace, E2E_PAT, E2E_POOL, install, startStack, teamValues, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
+import { agentSelector, agentsOf, cleanupNamespace, E2E_PAT, install, poolIdOf, startStack, teamValues, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
 
 /**
  * Hostile jobs on the real cluster (issue #7): a job that rewrites the state volume, leaves
@@ -47,7 +47,7 @@ beforeAll(async () => {
     NS,
     teamValues(stack, { replicaCount: REPLICAS, terminationGracePeriodSeconds: GRACE_SECONDS, agent: { statusCheckSeconds: STATUS_CHECK_SECONDS }, refresh: { enabled: false } }),
   );
-  poolId = stack.fake.state().pools.find((p) => p.name === E2E_POOL)?.id ?? -1;
+  poolId = poolIdOf(stack);
   // Where a job sends what it steals: a server on this host, reached like the fake.
   const received = new Map<string, Buffer>();
   const server = createServer((req, res) => {

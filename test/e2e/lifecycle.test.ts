@@ -4,22 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { JobView } from "../fake-ado/control.ts";
 import { reportFailure } from "./support/failure-report.ts";
 import { waitFor } from "./support/kube.ts";
-import {
-  agentSelector,
-  agentsOf,
-  cleanupNamespace,
-  E2E_PAT,
-  E2E_POOL,
-  install,
-  refreshCronJob,
-  startStack,
-  teamValues,
-  uninstall,
-  upgrade,
-  waitForSteadyPool,
-  type Release,
-  type Stack,
-} from "./support/stack.ts";
+import { agentSelector, agentsOf, cleanupNamespace, E2E_PAT, install, poolIdOf, refreshCronJob, startStack, teamValues, uninstall, upgrade, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
 import { replacementLatenciesMs } from "./support/metrics.ts";
 
 /**
@@ -36,12 +21,6 @@ let rel: Release;
 let poolId: number;
 const latencies: number[] = [];
 
-function poolIdOf(name: string): number {
-  const id = stack.fake.state().pools.find((p) => p.name === name)?.id;
-  if (id === undefined) throw new Error(`fake has no pool ${name}`);
-  return id;
-}
-
 async function waitJobFinished(requestId: number, timeoutMs = 240_000): Promise<JobView> {
   return stack.fake.waitFor(() => {
     const job = stack.fake.job(requestId);
@@ -53,7 +32,7 @@ beforeAll(async () => {
   stack = await startStack();
   await cleanupNamespace(stack, NS);
   rel = await install(stack, "team-a", NS, teamValues(stack, { replicaCount: REPLICAS }));
-  poolId = poolIdOf(E2E_POOL);
+  poolId = poolIdOf(stack);
 });
 
 afterEach(async (ctx) => {

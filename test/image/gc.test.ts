@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { imageContract, tokenFilePath } from "../../generator/contract/image.ts";
 import { API, basic, call, obj, openSession, poll, registerAgent } from "../fake-ado/test-client.ts";
 import { EXPIRED_PAT, PAT, POOL, UNKNOWN_PAT, type ImageTestEnv } from "./support/environment.ts";
-import { startFakeKube, type FakeKube } from "./support/fake-kube.ts";
-import { useImageEnv } from "./support/hooks.ts";
+import type { FakeKube } from "./support/fake-kube.ts";
+import { agentDeletes, agentsInPool } from "./support/fixtures.ts";
+import { useFakeKube, useImageEnv } from "./support/hooks.ts";
 import { runOneShot } from "./support/pod.ts";
 import type { ExecResult } from "./support/docker.ts";
 
@@ -23,19 +24,9 @@ let env: ImageTestEnv;
 let kube: FakeKube;
 let release: string;
 useImageEnv((e) => (env = e));
-beforeAll(async () => {
-  kube = await startFakeKube();
-});
-afterAll(async () => {
-  await kube?.close();
-});
+useFakeKube((k) => (kube = k));
 beforeEach(() => {
   release = `${kube.namespace}/${randomBytes(2).toString("hex")}-azp-agent`;
-  kube.requests.length = 0;
-  kube.absentPods.clear();
-  kube.podReleases.clear();
-  kube.podsForbidden = false;
-  kube.rejectAll = false;
 });
 
 function gc(options: { token?: string; env?: Record<string, string> } = {}): Promise<ExecResult> {
@@ -85,17 +76,8 @@ async function disable(a: { id: number }): Promise<void> {
   expect(r.status).toBe(200);
 }
 
-const inPool = (): string[] =>
-  env.fake
-    .state()
-    .agents.filter((a) => a.poolId === env.poolId)
-    .map((a) => a.name)
-    .sort();
-const deletes = (): string[] =>
-  env.fake
-    .requests()
-    .filter((r) => r.method === "DELETE")
-    .map((r) => r.path);
+const inPool = (): string[] => agentsInPool(env.fake, env.poolId).sort();
+const deletes = (): string[] => agentDeletes(env.fake).map((r) => r.path);
 
 describe("azp-gc removes what no pod will remove", () => {
   it("should remove this release's offline agents without a pod, and keep everything else", async () => {

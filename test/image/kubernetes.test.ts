@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
 import { LISTENING, type ImageTestEnv } from "./support/environment.ts";
-import { useImageEnv } from "./support/hooks.ts";
-import { startFakeKube, type FakeKube } from "./support/fake-kube.ts";
+import { useFakeKube, useImageEnv } from "./support/hooks.ts";
+import type { FakeKube } from "./support/fake-kube.ts";
 import { agentsInPool, newPod } from "./support/fixtures.ts";
 import { runOneShot } from "./support/pod.ts";
 
@@ -17,21 +17,7 @@ const { env: names, commands } = imageContract;
 let env: ImageTestEnv;
 let kube: FakeKube;
 useImageEnv((e) => (env = e));
-beforeAll(async () => {
-  kube = await startFakeKube();
-});
-afterAll(async () => {
-  await kube?.close();
-});
-beforeEach(() => {
-  kube.requests.length = 0;
-  kube.deployments.clear();
-  kube.forbidden.clear();
-  kube.terminating.clear();
-  kube.absentPods.clear();
-  kube.podsForbidden = false;
-  kube.rejectAll = false;
-});
+useFakeKube((k) => (kube = k));
 
 describe("azp-deregister in Kubernetes", () => {
   it("should remove the agent, then delete its own pod and wait for SIGTERM", async () => {

@@ -74,6 +74,13 @@ export async function startStack(extraPools: string[] = [], fakeOptions: FakeAdo
   };
 }
 
+/** The id of a pool of the fake (the e2e pool by default); throws when the fake has none. */
+export function poolIdOf(stack: Stack, name = E2E_POOL): number {
+  const id = stack.fake.state().pools.find((p) => p.name === name)?.id;
+  if (id === undefined) throw new Error(`fake has no pool ${name}`);
+  return id;
+}
+
 /** A ConfigMap holding the fake's certificate under `key`, for the chart's caBundle. */
 export async function createCaConfigMap(stack: Stack, namespace: string, name: string, key: string): Promise<void> {
   await stack.kube.ok(["-n", namespace, "create", "configmap", name, `--from-file=${key}=${stack.tls.certFile}`]);

@@ -10,8 +10,8 @@ import { exec } from "./docker.ts";
 
 /**
  * Just enough of the Kubernetes API (over TLS, with a ServiceAccount bearer token) for the
- * image's two Kubernetes calls: the sidecar's DELETE of its own pod and the refresh job's
- * GET + strategic-merge PATCH of the Deployment. Plus a ServiceAccount directory laid out like
+ * image's Kubernetes calls: the sidecar's and the collector's GET and DELETE of a pod, and the
+ * refresh job's GET + strategic-merge PATCH of the Deployment. Plus a ServiceAccount directory laid out like
  * the projected volume (token, ca.crt, namespace) to mount into containers.
  */
 
@@ -47,6 +47,8 @@ export interface FakeKube {
   uidOf(pod: string): string;
   /** `docker run` arguments that put a container "in" this cluster (host network). */
   dockerArgs(): string[];
+  /** Back to an empty cluster view: no requests, Deployments, faults or pod states. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -107,7 +109,12 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
           kind: "Pod",
           apiVersion: "v1",
           metadata: { name: podName, namespace, uid: uidOf(podName), ...(terminating.has(podName) ? { deletionTimestamp: new Date().toISOString() } : {}) },
-          spec: { initContainers: [{ name: "register", env: podReleases.has(podName) ? [{ name: "AZP_RELEASE", value: podReleases.get(podName) }] : [] }], containers: [{ name: "agent" }] },
+          spec: {
+            initContainers: [
+              { name: imageContract.containers.register, env: podReleases.has(podName) ? [{ name: imageContract.env.release.name, value: podReleases.get(podName) }] : [] },
+            ],
+            containers: [{ name: imageContract.containers.agent }],
+          },
         });
       if (pod && state.podsForbidden) {
         return send(403, status(403, "Forbidden", `pods "${podName}" is forbidden: User "system:serviceaccount:${namespace}:azp" cannot ${(req.method ?? "").toLowerCase()} resource "pods" in API group "" in the namespace "${namespace}"`));
@@ -175,6 +182,16 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
       "--env",
       `KUBERNETES_SERVICE_PORT=${port}`,
     ],
+    reset: () => {
+      requests.length = 0;
+      deployments.clear();
+      forbidden.clear();
+      terminating.clear();
+      absentPods.clear();
+      podReleases.clear();
+      state.podsForbidden = false;
+      state.rejectAll = false;
+    },
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(dir, { recursive: true, force: true });

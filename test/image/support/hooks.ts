@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import type { FakeAdoOptions } from "../../fake-ado/server.ts";
 import { setupImageEnv, type ImageTestEnv } from "./environment.ts";
+import { startFakeKube, type FakeKube } from "./fake-kube.ts";
 
 /**
  * The hooks of a test file that uses the image: the environment set up once (handed to
@@ -15,5 +16,18 @@ export function useImageEnv(receive: (env: ImageTestEnv) => void, fakeOptions: F
   beforeEach(() => env?.fake.reset());
   afterAll(async () => {
     await env?.fake.close();
+  });
+}
+
+/** The fake Kubernetes API of a test file: started once, reset before every test, closed at the end. */
+export function useFakeKube(receive: (kube: FakeKube) => void): void {
+  let kube: FakeKube | undefined;
+  beforeAll(async () => {
+    kube = await startFakeKube();
+    receive(kube);
+  });
+  beforeEach(() => kube?.reset());
+  afterAll(async () => {
+    await kube?.close();
   });
 }
