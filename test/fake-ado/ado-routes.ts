@@ -5,7 +5,7 @@ import { JWT_BEARER_ASSERTION_TYPE, OAuthError, verifyClientAssertion, type Prin
 import type { RequestContext } from "./core.ts";
 import { AdoError, adoErrors } from "./errors.ts";
 import { isRecord, parseIntParam, readBody, readJson, sendEmpty, sendJson } from "./http.ts";
-import { demandsSatisfied, isTaskResult, type AgentInput, type AgentRecord, type JobRecord, type PoolType, type PublicKey } from "./model.ts";
+import { capabilitiesOf, demandsSatisfied, isTaskResult, type AgentInput, type AgentRecord, type JobRecord, type PoolType, type PublicKey } from "./model.ts";
 import { downloadPath } from "./packages.ts";
 import {
   agentJson,
@@ -189,7 +189,7 @@ function listAgents(ctx: RequestContext): void {
   const agents = model
     .agentsInPool(poolId)
     .filter((agent) => name === undefined || agent.name.toLowerCase() === name.toLowerCase())
-    .filter((agent) => demands === undefined || demandsSatisfied({ ...agent.systemCapabilities, ...agent.userCapabilities }, demands));
+    .filter((agent) => demands === undefined || demandsSatisfied(capabilitiesOf(agent), demands));
   // §3.7.1: capabilities only when asked for.
   const includeCapabilities = ctx.query.bool("includeCapabilities");
   sendJson(ctx.res, 200, collection(agents.map((agent) => fullAgentJson(ctx, agent, includeCapabilities))), ctx.apiVersion);

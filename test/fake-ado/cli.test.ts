@@ -79,8 +79,10 @@ describe.concurrent("GIVEN the fake-ado CLI (main.ts)", { timeout: 30_000 }, () 
       FAKE_ADO_POOLS: "pool-a,pool-b",
       FAKE_ADO_AGENT_CREDENTIALS: "pat",
       FAKE_ADO_AUTH_FAILURE_MODE: "html203",
+      FAKE_ADO_WHEN_NO_AGENT_MATCHES: "fail",
     });
     const state = (await (await fetch(`${new URL(cli.url).origin}/_fake/state`)).json()) as { pools: { name: string }[]; authMode: string };
+    const enqueued = await fetch(`${new URL(cli.url).origin}/_fake/pools/1/jobs`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ script: "true" }) });
     const expired = await fetch(`${cli.url}/_apis/connectionData`, { headers: { Authorization: basic("", "old-pat"), "X-TFS-FedAuthRedirect": "Suppress" } });
     const stopped = await cli.stop();
     // THEN
@@ -89,6 +91,8 @@ describe.concurrent("GIVEN the fake-ado CLI (main.ts)", { timeout: 30_000 }, () 
     expect(state.authMode).toBe("html203");
     expect(expired.status).toBe(401);
     expect(expired.headers.get("x-tfs-serviceerror")).not.toBeNull();
+    // pool-a has no agent: the job is refused, as Azure DevOps does.
+    expect(await enqueued.json()).toMatchObject({ outcome: "failed", statusMessage: "No agent found in pool pool-a which satisfies the specified demands: (none)" });
     expect(stopped.code).toBe(0);
   });
 });

@@ -5,7 +5,7 @@ import type { AuthFailureMode } from "./auth.ts";
 import type { FakeAdoCore, RequestContext, RequestLogEntry } from "./core.ts";
 import { AdoError, adoErrors } from "./errors.ts";
 import { isRecord, parseIntParam, readJson, sendJson } from "./http.ts";
-import { isTaskResult, type JobRecord, type JobSpec, type JobState, type PoolType, type TaskResult } from "./model.ts";
+import { isTaskResult, NO_AGENT_MATCHES_MODES, type JobRecord, type JobSpec, type JobState, type NoAgentMatchesMode, type PoolType, type TaskResult } from "./model.ts";
 import { poolJson } from "./wire.ts";
 
 export interface PoolView {
@@ -55,6 +55,8 @@ export interface JobView {
   agentId: number | null;
   agentName: string | null;
   result: TaskResult | null;
+  /** Set when the service finished the request by itself, e.g. "No agent found in pool ...". */
+  statusMessage: string | null;
   cancelRequested: boolean;
   /** Step output (stdout+stderr) as uploaded by the agent; null until it reports. */
   output: string | null;
@@ -82,6 +84,18 @@ export interface EnqueueJobsRequest extends JobSpec {
   count?: number;
 }
 
+/** Answer of `POST /_fake/pools/{poolId}/jobs` (201). */
+export interface EnqueueJobsResponse {
+  /** One per job, in order; rejected jobs get ids too (their requests exist, finished). */
+  requestIds: number[];
+  /** "queued", or "failed" when no agent of the pool satisfies the demands and the fake rejects such jobs. */
+  outcome: "queued" | "failed";
+  /** The failure's message ("No agent found in pool ..."); null when queued. */
+  statusMessage: string | null;
+  /** Names of the pool's agents that satisfied the demands at enqueue time, offline and disabled ones included. */
+  matchedAgents: string[];
+}
+
 /** Body of `POST /_fake/auth`; every field optional. PATs are never echoed back. */
 export interface AuthControlRequest {
   mode?: AuthFailureMode;
@@ -107,6 +121,7 @@ export function jobView(core: FakeAdoCore, job: JobRecord): JobView {
     agentId: job.reservedAgentId ?? null,
     agentName: job.reservedAgentName ?? null,
     result: job.result ?? null,
+    statusMessage: job.statusMessage ?? null,
     cancelRequested: job.cancelRequested,
     output: job.output ?? null,
     exitCode: job.exitCode ?? null,
@@ -196,7 +211,27 @@ export function parseEnqueueRequest(body: unknown): { spec: JobSpec; count: numb
     if (!isRecord(body["variables"])) throw adoErrors.badRequest("'variables' must be an object of strings.");
     spec.variables = Object.fromEntries(Object.entries(body["variables"]).map(([key, value]) => [key, String(value)]));
   }
+  const mode = body["whenNoAgentMatches"];
+  if (mode !== undefined) {
+    if (!(NO_AGENT_MATCHES_MODES as readonly unknown[]).includes(mode)) throw adoErrors.badRequest("'whenNoAgentMatches' must be 'fail' or 'queue'.");
+    spec.whenNoAgentMatches = mode as NoAgentMatchesMode;
+  }
   return { spec, count };
+}
+
+/** Enqueues as `POST /_fake/pools/{poolId}/jobs` does and says whether the jobs were rejected. */
+export function enqueue(core: FakeAdoCore, poolId: number, body: unknown): EnqueueJobsResponse {
+  const { spec, count } = parseEnqueueRequest(body);
+  core.model.pool(poolId);
+  const matchedAgents = core.model.agentsMatching(poolId, spec.demands ?? []).map((agent) => agent.name);
+  const jobs = core.model.enqueueJobs(poolId, spec, count);
+  const rejected = jobs.find((job) => job.statusMessage !== undefined);
+  return {
+    requestIds: jobs.map((job) => job.requestId),
+    outcome: rejected ? "failed" : "queued",
+    statusMessage: rejected?.statusMessage ?? null,
+    matchedAgents,
+  };
 }
 
 function requestsSince(log: readonly RequestLogEntry[], since: number | undefined): RequestLogEntry[] {
@@ -238,9 +273,7 @@ export async function handleControl(ctx: RequestContext, segments: readonly stri
     return sendJson(res, 201, poolJson(pool, 0));
   }
   if (method === "POST" && first.toLowerCase() === "pools" && third?.toLowerCase() === "jobs" && segments.length === 3) {
-    const { spec, count } = parseEnqueueRequest(await readJson(ctx.req));
-    const jobs = core.model.enqueueJobs(parseIntParam(second, "poolId"), spec, count);
-    return sendJson(res, 201, { requestIds: jobs.map((job) => job.requestId) });
+    return sendJson(res, 201, enqueue(core, parseIntParam(second, "poolId"), await readJson(ctx.req)));
   }
   if (first.toLowerCase() === "jobs" && second !== undefined) {
     const job = core.model.job(parseIntParam(second, "requestId"));

@@ -32,7 +32,7 @@ interface Setup {
 }
 
 async function setup(context: TestContext, options: FakeAdoOptions = {}): Promise<Setup> {
-  const fake = await startFakeAdo({ pats: [PAT], expiredPats: [EXPIRED_PAT], pools: ["k8s-pool"], messageHoldMs: 300, ...options });
+  const fake = await startFakeAdo({ pats: [PAT], expiredPats: [EXPIRED_PAT], pools: ["k8s-pool"], messageHoldMs: 300, whenNoAgentMatches: "fail", ...options });
   const dirs: { remove: () => Promise<void> }[] = [];
   context.onTestFinished(async () => {
     await fake.close();

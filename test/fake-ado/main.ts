@@ -28,6 +28,7 @@ const USAGE = `Usage: tsx test/fake-ado/main.ts [options]
   --job-lock-ms <n>                FAKE_ADO_JOB_LOCK_MS              (default 300000)
   --session-idle-timeout-ms <n>    FAKE_ADO_SESSION_IDLE_TIMEOUT_MS  (default 60000)
   --public-url <url>               FAKE_ADO_PUBLIC_URL               origin used in links (default: request Host)
+  --when-no-agent-matches fail|queue FAKE_ADO_WHEN_NO_AGENT_MATCHES  job no agent can take: fail it (Azure DevOps) or keep it queued (default queue)
 `;
 
 const { values } = parseArgs({
@@ -50,6 +51,7 @@ const { values } = parseArgs({
     "job-lock-ms": { type: "string" },
     "session-idle-timeout-ms": { type: "string" },
     "public-url": { type: "string" },
+    "when-no-agent-matches": { type: "string" },
     help: { type: "boolean" },
   },
   strict: true,
@@ -86,6 +88,8 @@ if (patFile) pats.push(readFileSync(patFile, "utf8").trim());
 
 const credentials = values["agent-credentials"] ?? env["FAKE_ADO_AGENT_CREDENTIALS"] ?? "oauth";
 if (credentials !== "oauth" && credentials !== "pat") fail(`--agent-credentials must be oauth or pat, got '${credentials}'`);
+const noMatch = values["when-no-agent-matches"] ?? env["FAKE_ADO_WHEN_NO_AGENT_MATCHES"];
+if (noMatch !== undefined && noMatch !== "fail" && noMatch !== "queue") fail(`--when-no-agent-matches must be fail or queue, got '${noMatch}'`);
 const authMode = values["auth-failure-mode"] ?? env["FAKE_ADO_AUTH_FAILURE_MODE"] ?? "ok";
 if (authMode !== "ok" && authMode !== "html203") fail(`--auth-failure-mode must be ok or html203, got '${authMode}'`);
 
@@ -105,6 +109,7 @@ const options: FakeAdoOptions = {
   packages: packageFile ? [agentVersion, ...extraVersions].map((version) => ({ version, platforms, file: packageFile })) : [],
   agentCredentials: credentials,
   authFailureMode: authMode,
+  ...(noMatch !== undefined ? { whenNoAgentMatches: noMatch } : {}),
 };
 const hold = integer(values["message-hold-ms"], env["FAKE_ADO_MESSAGE_HOLD_MS"], "--message-hold-ms");
 if (hold !== undefined) options.messageHoldMs = hold;

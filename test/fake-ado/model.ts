@@ -11,6 +11,13 @@ export type AgentCredentialsMode = "oauth" | "pat";
 export const TASK_RESULTS = ["succeeded", "succeededWithIssues", "failed", "canceled", "skipped", "abandoned"] as const;
 export type TaskResult = (typeof TASK_RESULTS)[number];
 export type JobState = "queued" | "assigned" | "received" | "finished";
+/**
+ * What enqueueing does when no agent of the pool, online or offline, satisfies a job's demands:
+ * "fail" as Azure DevOps does (the request is created finished, result `failed`); "queue" keeps it
+ * queued until a matching agent registers (the fake's behaviour before, and no service's).
+ */
+export type NoAgentMatchesMode = "fail" | "queue";
+export const NO_AGENT_MATCHES_MODES = ["fail", "queue"] as const;
 
 export interface PoolRecord {
   id: number;
@@ -91,6 +98,8 @@ export interface JobSpec {
   demands?: string[];
   /** Extra pipeline variables; the agent exports them as upper-case env vars (`a.b` → `A_B`). @default {} */
   variables?: Record<string, string>;
+  /** Overrides the fake's `whenNoAgentMatches` for this enqueue. @default the fake's setting */
+  whenNoAgentMatches?: NoAgentMatchesMode;
 }
 
 export interface JobRecord {
@@ -114,6 +123,8 @@ export interface JobRecord {
   finishTime: number | undefined;
   lockedUntil: number | undefined;
   result: TaskResult | undefined;
+  /** Why the service finished it by itself, e.g. "No agent found in pool ..." (TaskAgentJobRequest.statusMessage). */
+  statusMessage: string | undefined;
   reservedAgentId: number | undefined;
   /** Name kept after the agent is deleted, so finished jobs still say who ran them. */
   reservedAgentName: string | undefined;
@@ -124,6 +135,7 @@ export interface JobRecord {
 
 export interface ModelSettings {
   agentCredentials: AgentCredentialsMode;
+  whenNoAgentMatches: NoAgentMatchesMode;
   jobLockMs: number;
   sessionIdleTimeoutMs: number;
 }
@@ -134,30 +146,100 @@ export function isTaskResult(value: unknown): value is TaskResult {
   return typeof value === "string" && (TASK_RESULTS as readonly string[]).includes(value);
 }
 
-function compareVersions(left: string, right: string): number {
-  const a = left.split(".").map((part) => Number.parseInt(part, 10) || 0);
-  const b = right.split(".").map((part) => Number.parseInt(part, 10) || 0);
-  for (let index = 0; index < Math.max(a.length, b.length); index++) {
-    const difference = (a[index] ?? 0) - (b[index] ?? 0);
-    if (difference !== 0) return difference;
+/**
+ * A .NET `System.Version` as the SDK's `DemandMinimumVersion.ParseVersion` reads it: anything from
+ * the first `-` (at index > 0) is dropped, then 2–4 dot-separated non-negative Int32 parts; absent
+ * Build/Revision are -1 (so "2.1" < "2.1.0"). Undefined when it does not parse. Stricter than
+ * `Version.TryParse` in one way: no whitespace or sign inside a part [I].
+ */
+export function parseDemandVersion(text: string): number[] | undefined {
+  const dash = text.indexOf("-");
+  const core = dash > 0 ? text.slice(0, dash) : text;
+  const parts = core.split(".");
+  if (parts.length < 2 || parts.length > 4 || parts.some((part) => !/^\d+$/.test(part) || Number(part) > 2_147_483_647)) return undefined;
+  const numbers = parts.map(Number);
+  while (numbers.length < 4) numbers.push(-1);
+  return numbers;
+}
+
+/** `DemandMinimumVersion.CompareVersion`: an unparsable version sorts below any parsable one. */
+function compareDemandVersions(left: string, right: string): number {
+  const a = parseDemandVersion(left);
+  const b = parseDemandVersion(right);
+  if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? -1 : 1;
+  for (let index = 0; index < 4; index++) {
+    const difference = (a[index] ?? -1) - (b[index] ?? -1);
+    if (difference !== 0) return Math.sign(difference);
   }
   return 0;
 }
 
+export type ParsedDemand = { name: string; operator: "exists" } | { name: string; operator: "equals" | "gtVersion"; value: string };
+
 /**
- * §3.9 matchedAgents semantics [I]: `name` ⇒ capability exists; `name -equals v` ⇒ equal value;
- * `name -gtVersion v` ⇒ version ≥ v. Capability names compare case-insensitively, like the service.
+ * `Demand.TryParse` of the Azure DevOps SDK [V actions/runner `src/Sdk/DTWebApi/WebApi/Demand.cs`]:
+ * `^(?<name>\S+)(\s+\-(?<opcode>\S+)\s+(?<value>.*))?$`; opcodes `equals` and `gtVersion` only,
+ * case-sensitive; `equals`/`gtVersion` need a non-empty value. Anything else does not parse
+ * (undefined): the fake then lets no agent satisfy it [I, stricter than unknown].
  */
+export function parseDemand(demand: string): ParsedDemand | undefined {
+  const match = /^(\S+)(?:\s+-(\S+)\s+(.*))?$/.exec(demand);
+  if (!match) return undefined;
+  const [, name = "", opcode, value = ""] = match;
+  if (opcode === undefined) return { name, operator: "exists" };
+  if ((opcode === "equals" || opcode === "gtVersion") && value !== "") return { name, operator: opcode, value };
+  return undefined;
+}
+
+/**
+ * Whether capabilities (system ∪ user) satisfy one demand, as the SDK's `IsSatisfied` does:
+ * capability names compare case-insensitively (docs `pool-demands.md`: "The comparison is not case
+ * sensitive"); `-equals` values compare OrdinalIgnoreCase [V `DemandEquals.cs`; D "The comparisons
+ * are not case sensitive"], literally (quotes are part of the value, azure-pipelines-agent#2996);
+ * `-gtVersion v` ⇒ capability version ≥ v [V `DemandMinimumVersion.cs`].
+ */
+export function demandSatisfied(capabilities: Record<string, string>, demand: string): boolean {
+  const parsed = parseDemand(demand);
+  if (!parsed) return false;
+  const wanted = parsed.name.toLowerCase();
+  const entry = Object.entries(capabilities).find(([key]) => key.toLowerCase() === wanted);
+  if (entry === undefined) return false;
+  const actual = entry[1];
+  switch (parsed.operator) {
+    case "exists":
+      return true;
+    case "equals":
+      return actual.toLowerCase() === parsed.value.toLowerCase();
+    case "gtVersion":
+      return compareDemandVersions(parsed.value, actual) <= 0;
+  }
+}
+
+/** Every demand satisfied (§3.9 matchedAgents semantics); no demands ⇒ any agent. */
 export function demandsSatisfied(capabilities: Record<string, string>, demands: readonly string[]): boolean {
-  const lookup = new Map(Object.entries(capabilities).map(([key, value]) => [key.toLowerCase(), value]));
-  return demands.every((demand) => {
-    const match = /^\s*(\S+)\s+-(equals|gtVersion)\s+(.*?)\s*$/i.exec(demand);
-    if (!match) return lookup.has(demand.trim().toLowerCase());
-    const [, name = "", operator = "", expected = ""] = match;
-    const actual = lookup.get(name.toLowerCase());
-    if (actual === undefined) return false;
-    return operator.toLowerCase() === "equals" ? actual.toLowerCase() === expected.toLowerCase() : compareVersions(actual, expected) >= 0;
-  });
+  return demands.every((demand) => demandSatisfied(capabilities, demand));
+}
+
+/**
+ * `statusMessage` of a job request no agent can take, in the service's words [R]:
+ * "No agent found in pool P which satisfies the following demand: NAME. All demands: D1, D2"
+ * (azure-pipelines-agent#2996, #4831) names the first demand no agent of the pool satisfies on its
+ * own; when each is satisfied by some agent but none satisfies all (or there are no demands), the
+ * older form "No agent found in pool P which satisfies the specified demands: D1, D2"
+ * (azure-pipelines-agent#4258) [which form when: I].
+ */
+export function noAgentFoundMessage(poolName: string, demands: readonly string[], agentCapabilities: readonly Record<string, string>[]): string {
+  const all = demands.length === 0 ? "(none)" : demands.join(", ");
+  const unmet = demands.find((demand) => !agentCapabilities.some((capabilities) => demandSatisfied(capabilities, demand)));
+  if (unmet !== undefined) return `No agent found in pool ${poolName} which satisfies the following demand: ${parseDemand(unmet)?.name ?? unmet}. All demands: ${all}`;
+  return `No agent found in pool ${poolName} which satisfies the specified demands: ${all}`;
+}
+
+/** System ∪ user capabilities; a user capability replaces a system one of the same name in any case [I]. */
+export function capabilitiesOf(agent: Pick<AgentRecord, "systemCapabilities" | "userCapabilities">): Record<string, string> {
+  const merged = new Map<string, [string, string]>();
+  for (const [name, value] of [...Object.entries(agent.systemCapabilities), ...Object.entries(agent.userCapabilities)]) merged.set(name.toLowerCase(), [name, value]);
+  return Object.fromEntries(merged.values());
 }
 
 export class FakeAdoModel {
@@ -457,9 +539,24 @@ export class FakeAdoModel {
 
   // ---- job requests (§3.9) -------------------------------------------------------------------
 
+  /**
+   * Creates `count` job requests. When no agent of the pool — online or offline, enabled or
+   * disabled — satisfies the demands (an empty pool included), Azure DevOps refuses the job at once
+   * ("No agent found in pool ..." [R azure-pipelines-agent#2996, #4258]): with `whenNoAgentMatches`
+   * "fail" the requests are created finished (`failed`, finishTime = queueTime, never assigned,
+   * `statusMessage` saying why). The check is made here only: a queued job whose matching agents
+   * are deleted later stays queued, as the service keeps it until an agent comes or it times out [I].
+   */
   enqueueJobs(poolId: number, spec: JobSpec, count = 1): JobRecord[] {
-    this.pool(poolId);
+    const pool = this.pool(poolId);
     if (typeof spec.script !== "string") throw adoErrors.badRequest("A job needs a 'script' string.");
+    const demands = [...(spec.demands ?? [])];
+    const agents = this.agentsInPool(poolId);
+    const mode = spec.whenNoAgentMatches ?? this.settings.whenNoAgentMatches;
+    const rejection =
+      mode === "fail" && this.agentsMatching(poolId, demands).length === 0
+        ? noAgentFoundMessage(pool.name, demands, agents.map(capabilitiesOf))
+        : undefined;
     const created: JobRecord[] = [];
     for (let index = 0; index < count; index++) {
       const requestId = this.nextIds.request++;
@@ -477,16 +574,17 @@ export class FakeAdoModel {
         orchestrationId: `${planId}.job.__default`,
         displayName: spec.displayName ?? "Job",
         script: spec.script,
-        demands: [...(spec.demands ?? [])],
+        demands: [...demands],
         variables: { ...(spec.variables ?? {}) },
         buildId: requestId,
         buildNumber: `${day}.${requestId}`,
         queueTime,
         assignTime: undefined,
         receiveTime: undefined,
-        finishTime: undefined,
+        finishTime: rejection === undefined ? undefined : queueTime,
         lockedUntil: undefined,
-        result: undefined,
+        result: rejection === undefined ? undefined : "failed",
+        statusMessage: rejection,
         reservedAgentId: undefined,
         reservedAgentName: undefined,
         cancelRequested: false,
@@ -522,11 +620,17 @@ export class FakeAdoModel {
     return "queued";
   }
 
-  /** Agents of the pool whose capabilities satisfy the demands, offline ones included (§3.9). */
+  /**
+   * Agents of the pool whose capabilities satisfy the demands (§3.9): offline ones included (the
+   * KEDA parent template is offline [D]) and disabled ones too — a disabled agent gets no new job
+   * [R azure-pipelines-agent#2085] but still counts as a match, so the job waits [I].
+   */
+  agentsMatching(poolId: number, demands: readonly string[]): AgentRecord[] {
+    return this.agentsInPool(poolId).filter((agent) => demandsSatisfied(capabilitiesOf(agent), demands));
+  }
+
   matchedAgents(job: JobRecord): AgentRecord[] {
-    return this.agentsInPool(job.poolId).filter((agent) =>
-      demandsSatisfied({ ...agent.systemCapabilities, ...agent.userCapabilities }, job.demands),
-    );
+    return this.agentsMatching(job.poolId, job.demands);
   }
 
   /**
@@ -545,7 +649,7 @@ export class FakeAdoModel {
             agent !== undefined &&
             agent.enabled &&
             this.currentJob(agent.id) === undefined &&
-            demandsSatisfied({ ...agent.systemCapabilities, ...agent.userCapabilities }, job.demands)
+            demandsSatisfied(capabilitiesOf(agent), job.demands)
           );
         })
         .sort((a, b) => (a.waiters[0]?.since ?? 0) - (b.waiters[0]?.since ?? 0));

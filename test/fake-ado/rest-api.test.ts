@@ -40,6 +40,8 @@ beforeAll(async () => {
       { version: "3.248.0", data: Buffer.from("oldest"), platforms: ["linux-x64"] },
     ],
     messageHoldMs: 150,
+    // As Azure DevOps: a job no agent of the pool can take fails at once (job-matching.test.ts).
+    whenNoAgentMatches: "fail",
   });
 });
 
@@ -282,8 +284,8 @@ describe("GIVEN agent registration (§3.7)", () => {
 
   it("should refuse to delete a busy agent with TaskAgentBusyException and delete it once its job finished (§3.7.6)", async () => {
     // GIVEN an agent holding an assigned job
-    const [requestId = 0] = fake.enqueueJobs(1, { script: "sleep 1" });
-    const taken = await takeNextJob(fake, 1, "busy-agent", PAT_AUTH);
+    const taken = await takeNextJob(fake, 1, "busy-agent", PAT_AUTH, { enqueue: { script: "sleep 1" } });
+    const requestId = taken.requestId;
     const agentUrl = `/_apis/distributedtask/pools/1/agents/${taken.agentId}`;
     // WHEN
     const refused = await call(fake, agentUrl, { method: "DELETE", auth: PAT_AUTH, apiVersion: API.ga });
@@ -343,9 +345,10 @@ describe("GIVEN the listener protocol (§3.8)", () => {
 
   it("should deliver a queued job to the polling agent as a PipelineAgentJobRequest carrying the script", async () => {
     // GIVEN
-    const [requestId] = fake.enqueueJobs(1, { script: "echo hi", displayName: "Build", variables: { "my.var": "x" } });
+    const job = { script: "echo hi", displayName: "Build", variables: { "my.var": "x" } };
     // WHEN
-    const taken = await takeNextJob(fake, 1, "agent-a", PAT_AUTH);
+    const taken = await takeNextJob(fake, 1, "agent-a", PAT_AUTH, { enqueue: job });
+    const [requestId] = taken.enqueued;
     // THEN
     expect(taken.requestId).toBe(requestId);
     const steps = taken.jobMessage["steps"] as Record<string, unknown>[];
@@ -357,8 +360,8 @@ describe("GIVEN the listener protocol (§3.8)", () => {
 
   it("should send JobCancellation when a test cancels a job the agent is running", async () => {
     // GIVEN a received job
-    const [requestId = 0] = fake.enqueueJobs(1, { script: "sleep 100" });
-    const taken = await takeNextJob(fake, 1, "agent-a", PAT_AUTH);
+    const taken = await takeNextJob(fake, 1, "agent-a", PAT_AUTH, { enqueue: { script: "sleep 100" } });
+    const requestId = taken.requestId;
     await call(fake, `/_apis/distributedtask/pools/1/messages/${taken.messageId}?sessionId=${taken.sessionId}`, { method: "DELETE", auth: PAT_AUTH, apiVersion: API.messages });
     await patchJob(fake, 1, requestId, PAT_AUTH, { lockedUntil: null });
     // WHEN
@@ -374,16 +377,22 @@ describe("GIVEN the listener protocol (§3.8)", () => {
 });
 
 describe("GIVEN KEDA's jobrequests forms (§3.9, §5)", () => {
-  // One finished, one received (running) and one queued request, newest first.
+  // One finished, one received (running) and one queued request, newest first. Only an offline
+  // template agent offering maven (KEDA's "parent") matches the queued one.
   async function seedLifecycle(): Promise<{ finished: number; received: number; queued: number }> {
-    const [finished = 0] = fake.enqueueJobs(1, { script: "true" });
-    await takeNextJob(fake, 1, "agent-1", PAT_AUTH);
+    const { requestId: finished } = await takeNextJob(fake, 1, "agent-1", PAT_AUTH, { enqueue: { script: "true" } });
     await patchJob(fake, 1, finished, PAT_AUTH, { lockedUntil: null });
     await patchJob(fake, 1, finished, PAT_AUTH, { result: "succeeded" });
-    const [received = 0] = fake.enqueueJobs(1, { script: "sleep 100" });
-    await takeNextJob(fake, 1, "agent-2", PAT_AUTH);
+    const { requestId: received } = await takeNextJob(fake, 1, "agent-2", PAT_AUTH, { enqueue: { script: "sleep 100" } });
     await patchJob(fake, 1, received, PAT_AUTH, { lockedUntil: null });
+    await call(fake, "/_apis/distributedtask/pools/1/agents", {
+      method: "POST",
+      auth: PAT_AUTH,
+      apiVersion: API.ga,
+      json: { name: "template", version: "4.264.2", systemCapabilities: { maven: "3.9", "Agent.Version": "4.264.2" } },
+    });
     const [queued = 0] = fake.enqueueJobs(1, { script: "true", demands: ["maven", "Agent.Version -gtVersion 2.182.1"] });
+    expect(fake.job(queued).state).toBe("queued");
     return { finished, received, queued };
   }
 
@@ -423,8 +432,7 @@ describe("GIVEN KEDA's jobrequests forms (§3.9, §5)", () => {
 
   it("should carry assignTime and reservedAgent for an assigned, not yet received request", async () => {
     // GIVEN
-    const [requestId = 0] = fake.enqueueJobs(1, { script: "true" });
-    await takeNextJob(fake, 1, "agent-1", PAT_AUTH);
+    const { requestId } = await takeNextJob(fake, 1, "agent-1", PAT_AUTH, { enqueue: { script: "true" } });
     // WHEN
     const job = obj((await call(fake, `/_apis/distributedtask/pools/1/jobrequests/${requestId}`, { auth: PAT_AUTH })).body);
     // THEN
@@ -434,14 +442,8 @@ describe("GIVEN KEDA's jobrequests forms (§3.9, §5)", () => {
   });
 
   it("should send demands as strings, never an empty date, and match agents per the demand rules", async () => {
-    // GIVEN an offline template agent offering maven (KEDA's "parent")
+    // GIVEN an offline template agent offering maven (KEDA's "parent"), seeded by seedLifecycle
     await seedLifecycle();
-    await call(fake, "/_apis/distributedtask/pools/1/agents", {
-      method: "POST",
-      auth: PAT_AUTH,
-      apiVersion: API.ga,
-      json: { name: "template", version: "4.264.2", systemCapabilities: { maven: "3.9", "Agent.Version": "4.264.2" } },
-    });
     // WHEN
     const result = await call(fake, "/_apis/distributedtask/pools/1/jobrequests", { auth: PAT_AUTH });
     // THEN
@@ -452,7 +454,8 @@ describe("GIVEN KEDA's jobrequests forms (§3.9, §5)", () => {
   });
 
   it("should return at most 200 requests even for $top=250", async () => {
-    // GIVEN
+    // GIVEN 205 queued requests (an offline agent matches them)
+    await registerAgent(fake, 1, "agent-1", PAT_AUTH);
     fake.enqueueJobs(1, { script: "true", count: 205 });
     // WHEN
     const result = await call(fake, "/_apis/distributedtask/pools/1/jobrequests?$top=250", { auth: PAT_AUTH });
@@ -603,6 +606,7 @@ describe("GIVEN the request log and request tolerance (§1.1, §1.3, §3)", () =
     // WHEN
     const health = await fetch(`${fake.baseUrl}/_fake/healthz`);
     const pool = obj(await (await fetch(`${fake.baseUrl}/_fake/pools`, { method: "POST", body: JSON.stringify({ name: "extra" }) })).json());
+    await registerAgent(fake, Number(pool["id"]), "extra-agent", PAT_AUTH);
     const jobs = obj(await (await fetch(`${fake.baseUrl}/_fake/pools/${String(pool["id"])}/jobs`, { method: "POST", body: JSON.stringify({ script: "echo hi", count: 2 }) })).json());
     const job = obj(await (await fetch(`${fake.baseUrl}/_fake/jobs/${String((jobs["requestIds"] as number[])[0])}`)).json());
     const complete = await fetch(`${fake.baseUrl}/_fake/jobs/${String((jobs["requestIds"] as number[])[1])}/complete`, { method: "POST", body: JSON.stringify({ result: "failed" }) });
@@ -611,7 +615,7 @@ describe("GIVEN the request log and request tolerance (§1.1, §1.3, §3)", () =
     // THEN
     expect(health.status).toBe(200);
     expect(pool).toMatchObject({ id: 3, name: "extra", poolType: "automation" });
-    expect(jobs["requestIds"]).toEqual([1, 2]);
+    expect(jobs).toEqual({ requestIds: [1, 2], outcome: "queued", statusMessage: null, matchedAgents: ["extra-agent"] });
     expect(job).toMatchObject({ requestId: 1, state: "queued", script: "echo hi", agentName: null, result: null, output: null, exitCode: null });
     expect(obj(await complete.json())).toMatchObject({ state: "finished", result: "failed" });
     expect((state["pools"] as unknown[]).length).toBe(3);

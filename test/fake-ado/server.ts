@@ -8,12 +8,13 @@ import { ADO_ROUTES, ScopeError, type Route } from "./ado-routes.ts";
 import { AuthRegistry, authFailureResponse, type AuthFailureMode, type AuthFailureReason } from "./auth.ts";
 import {
   applyAuthControl,
+  enqueue,
   handleControl,
   jobView,
-  parseEnqueueRequest,
   stateView,
   type AuthControlRequest,
   type EnqueueJobsRequest,
+  type EnqueueJobsResponse,
   type JobView,
   type PoolView,
   type StateView,
@@ -22,14 +23,21 @@ import type { FakeAdoCore, PoolSeed, RequestContext, RequestLogEntry } from "./c
 import { AdoError, adoErrors } from "./errors.ts";
 import { checkApiVersion, requestedVersionText } from "./api-version.ts";
 import { Query, matchRoute, normalizePath, sendAdoError, sendText } from "./http.ts";
-import { FakeAdoModel, type AgentCredentialsMode, type PoolType, type TaskResult } from "./model.ts";
+import { FakeAdoModel, type AgentCredentialsMode, type NoAgentMatchesMode, type PoolType, type TaskResult } from "./model.ts";
 import { PackageCatalog, type FakeAdoPackage } from "./packages.ts";
 
 export type { AuthFailureMode } from "./auth.ts";
-export type { AuthControlRequest, EnqueueJobsRequest, JobView, PoolView, StateView, AgentView, SessionView } from "./control.ts";
+export type { AuthControlRequest, EnqueueJobsRequest, EnqueueJobsResponse, JobView, PoolView, StateView, AgentView, SessionView } from "./control.ts";
 export type { PoolSeed, RequestLogEntry } from "./core.ts";
-export type { AgentCredentialsMode, JobSpec, JobState, PoolType, TaskResult } from "./model.ts";
+export type { AgentCredentialsMode, JobSpec, JobState, NoAgentMatchesMode, PoolType, TaskResult } from "./model.ts";
 export type { FakeAdoPackage, PackageType } from "./packages.ts";
+
+/**
+ * "queue" for now: Azure DevOps itself fails such jobs ("fail"), but test/image tests
+ * (deregister-decisions, pod-lifecycle) enqueue into a pool with no agent yet and expect the job to
+ * wait. Switch to "fail" once they register first or ask for "queue" themselves (README).
+ */
+export const DEFAULT_WHEN_NO_AGENT_MATCHES: NoAgentMatchesMode = "queue";
 
 export interface FakeAdoOptions {
   /** Interface to bind. @default "127.0.0.1" */
@@ -64,6 +72,14 @@ export interface FakeAdoOptions {
   sessionIdleTimeoutMs?: number;
   /** Maximum items `jobrequests` returns (kedacore/keda#6819 reports 200). @default 200 */
   jobRequestsCap?: number;
+  /**
+   * A job whose demands no agent of the pool satisfies (offline and disabled agents count; an
+   * empty pool satisfies nothing): "fail" ⇒ created finished with result `failed` and a
+   * "No agent found in pool ..." statusMessage, as Azure DevOps does; "queue" ⇒ stays queued until
+   * a matching agent registers (lenient: no real service does that). Each enqueue may override it.
+   * @default DEFAULT_WHEN_NO_AGENT_MATCHES
+   */
+  whenNoAgentMatches?: NoAgentMatchesMode;
   /**
    * Origin used in links, downloadUrl and authorizationUrl (e.g. `http://fake-ado.ns.svc:8080`).
    * @default the scheme + Host header of each request
@@ -101,8 +117,10 @@ export interface FakeAdo {
   clearRequests(): void;
   /** Same as `POST /_fake/pools`. */
   createPool(name: string, poolType?: PoolType): PoolView;
-  /** Same as `POST /_fake/pools/{poolId}/jobs`; returns the new request ids. */
+  /** Same as `POST /_fake/pools/{poolId}/jobs`; returns the new request ids (rejected jobs have ids too: see enqueue()). */
   enqueueJobs(poolId: number, request: EnqueueJobsRequest): number[];
+  /** Same as `POST /_fake/pools/{poolId}/jobs`, with its whole answer (queued or failed, and why). */
+  enqueue(poolId: number, request: EnqueueJobsRequest): EnqueueJobsResponse;
   /** Same as `GET /_fake/jobs/{requestId}`. */
   job(requestId: number): JobView;
   /** Same as `POST /_fake/jobs/{requestId}/cancel`. */
@@ -143,6 +161,7 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
   const catalog = await PackageCatalog.load(options.packages ?? []);
   const model = new FakeAdoModel({
     agentCredentials: options.agentCredentials ?? "oauth",
+    whenNoAgentMatches: options.whenNoAgentMatches ?? DEFAULT_WHEN_NO_AGENT_MATCHES,
     jobLockMs: options.jobLockMs ?? 300_000,
     sessionIdleTimeoutMs: options.sessionIdleTimeoutMs ?? 60_000,
   });
@@ -377,10 +396,8 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
       const pool = model.createPool(name, poolType);
       return { id: pool.id, name: pool.name, poolType: pool.poolType, size: 0 };
     },
-    enqueueJobs: (poolId, request) => {
-      const { spec, count } = parseEnqueueRequest(request);
-      return model.enqueueJobs(poolId, spec, count).map((job) => job.requestId);
-    },
+    enqueueJobs: (poolId, request) => enqueue(core, poolId, request).requestIds,
+    enqueue: (poolId, request) => enqueue(core, poolId, request),
     job: (requestId) => jobView(core, model.job(requestId)),
     cancelJob: (requestId) => {
       const job = model.job(requestId);

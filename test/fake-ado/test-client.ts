@@ -1,6 +1,6 @@
 // Small HTTP client for tests that talk to the fake the way KEDA / start.sh / an agent would.
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from "node:crypto";
-import type { FakeAdo } from "./server.ts";
+import type { EnqueueJobsRequest, FakeAdo, RequestLogEntry } from "./server.ts";
 
 export interface CallOptions {
   method?: string;
@@ -161,16 +161,21 @@ export function patchJob(fake: FakeAdo, poolId: number, requestId: number, auth:
 
 /**
  * Acts as a minimal agent over REST with a PAT: registers, opens a session and polls until the
- * next job message arrives. Returns what a test needs to move the job on.
+ * next job message arrives. Returns what a test needs to move the job on. `enqueue`: a job to
+ * queue once the agent is registered — so that, as in Azure DevOps, an agent matches it when it
+ * is queued (a fake with `whenNoAgentMatches: "fail"` refuses a job queued into an empty pool);
+ * its request ids come back as `enqueued`.
  */
 export async function takeNextJob(
   fake: FakeAdo,
   poolId: number,
   name: string,
   auth: string,
-): Promise<{ agentId: number; sessionId: string; requestId: number; jobMessage: Record<string, unknown>; messageId: number }> {
+  options: { enqueue?: EnqueueJobsRequest } = {},
+): Promise<{ agentId: number; sessionId: string; requestId: number; jobMessage: Record<string, unknown>; messageId: number; enqueued: number[] }> {
   const { agent } = await registerAgent(fake, poolId, name, auth);
   const agentId = Number(agent["id"]);
+  const enqueued = options.enqueue ? fake.enqueueJobs(poolId, options.enqueue) : [];
   const session = obj((await openSession(fake, poolId, agentId, auth)).body);
   const sessionId = String(session["sessionId"]);
   for (let attempt = 0; attempt < 20; attempt++) {
@@ -178,8 +183,94 @@ export async function takeNextJob(
     if (result.status === 200) {
       const message = obj(result.body);
       const jobMessage = obj(JSON.parse(String(message["body"])) as unknown);
-      return { agentId, sessionId, requestId: Number(jobMessage["requestId"]), jobMessage, messageId: Number(message["messageId"]) };
+      return { agentId, sessionId, requestId: Number(jobMessage["requestId"]), jobMessage, messageId: Number(message["messageId"]), enqueued };
     }
   }
   throw new Error(`agent ${name} got no job`);
+}
+
+/**
+ * The three forms in which the KEDA scaler asks for a pool's job requests (contract §3.9, §5):
+ * `$top` (default `jobsToFetch`), `completedRequestCount=0` (`fetchUnfinishedJobsOnly`) and
+ * `none` (no query: `parent`). `other`: any other query (agentId, planId, another count, ...).
+ * `api-version` is ignored when classifying.
+ */
+export type JobRequestPollForm = "$top" | "completedRequestCount=0" | "none" | "other";
+export const JOB_REQUEST_POLL_FORMS: readonly JobRequestPollForm[] = ["$top", "completedRequestCount=0", "none", "other"];
+
+export interface JobRequestPoll {
+  seq: number;
+  time: string;
+  poolId: number;
+  form: JobRequestPollForm;
+  /** The `$top` value as sent (KEDA: jobsToFetch, default 250); undefined without `$top`. */
+  top: number | undefined;
+  status: number;
+  /** User-Agent as logged; "(none)" when the caller sent none. */
+  caller: string;
+  principal: string;
+  path: string;
+}
+
+export type JobRequestPollCounts = Record<JobRequestPollForm, number>;
+
+export interface JobRequestPolls {
+  /** Every `GET .../pools/{id}/jobrequests` (not `jobrequests/{requestId}`), in log order. */
+  polls: JobRequestPoll[];
+  byForm: Record<JobRequestPollForm, JobRequestPoll[]>;
+  /** Per User-Agent (KEDA's Go client, the image's curl, ...), how many calls of each form. */
+  byCaller: Record<string, JobRequestPollCounts>;
+}
+
+const JOB_REQUESTS_PATH = /^\/[^/]+\/_apis\/distributedtask\/pools\/(\d+)\/jobrequests\/?$/i;
+
+function pollForm(query: URLSearchParams): JobRequestPollForm {
+  // The service lets $top override completedRequestCount (§3.9), so a URL with both is "$top".
+  if (query.has("$top")) return "$top";
+  const keys = [...query.keys()].filter((key) => key.toLowerCase() !== "api-version");
+  if (keys.length === 0) return "none";
+  if (keys.length === 1 && keys[0] === "completedRequestCount" && query.get("completedRequestCount") === "0") return "completedRequestCount=0";
+  return "other";
+}
+
+const emptyCounts = (): JobRequestPollCounts => ({ "$top": 0, "completedRequestCount=0": 0, none: 0, other: 0 });
+
+/**
+ * The scaler's job-request polls from the fake's request log (path and query as received, and the
+ * User-Agent), grouped by form and by caller. `since`: only log entries with `seq` greater than it
+ * (as `GET /_fake/requests?since=`); `poolId`: only that pool's.
+ */
+export function jobRequestPolls(source: FakeAdo | readonly RequestLogEntry[], since?: number, poolId?: number): JobRequestPolls {
+  const entries = Array.isArray(source) ? (source as readonly RequestLogEntry[]) : (source as FakeAdo).requests();
+  const polls: JobRequestPoll[] = [];
+  for (const entry of entries) {
+    if (entry.method !== "GET" || (since !== undefined && entry.seq <= since)) continue;
+    const url = new URL(entry.path, "http://fake.invalid");
+    const match = JOB_REQUESTS_PATH.exec(url.pathname);
+    if (!match) continue;
+    const pool = Number(match[1]);
+    if (poolId !== undefined && pool !== poolId) continue;
+    const form = pollForm(url.searchParams);
+    const top = url.searchParams.get("$top");
+    polls.push({
+      seq: entry.seq,
+      time: entry.time,
+      poolId: pool,
+      form,
+      top: top === null ? undefined : Number(top),
+      status: entry.status,
+      caller: entry.userAgent ?? "(none)",
+      principal: entry.principal,
+      path: entry.path,
+    });
+  }
+  const byForm = { "$top": [], "completedRequestCount=0": [], none: [], other: [] } as Record<JobRequestPollForm, JobRequestPoll[]>;
+  const byCaller = new Map<string, JobRequestPollCounts>();
+  for (const poll of polls) {
+    byForm[poll.form].push(poll);
+    const counts = byCaller.get(poll.caller) ?? emptyCounts();
+    counts[poll.form] += 1;
+    byCaller.set(poll.caller, counts);
+  }
+  return { polls, byForm, byCaller: Object.fromEntries(byCaller) };
 }

@@ -132,6 +132,7 @@ export function jobRequestJson(job: JobRecord, options: JobRequestJsonOptions, b
     ...(job.receiveTime !== undefined ? { receiveTime: iso(job.receiveTime) } : {}),
     ...(job.finishTime !== undefined ? { finishTime: iso(job.finishTime) } : {}),
     ...(job.result !== undefined ? { result: job.result } : {}),
+    ...(job.statusMessage !== undefined ? { statusMessage: job.statusMessage } : {}),
     serviceOwner: SERVICE_OWNER,
     hostId: job.hostId,
     scopeId: job.scopeId,
