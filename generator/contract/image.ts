@@ -61,6 +61,12 @@ export const imageContract = {
     exited: "agent-exited",
     /** Present while the listener's console says a job runs (azp-run's watcher). */
     busy: "job-running",
+    /**
+     * Set with `busy` and never cleared: the agent has taken its job. In a Job pod the agent
+     * container is Ready from then on, which is how KEDA tells a pod still waiting for a job
+     * (pending) from one that has taken its job (pendingPodConditions).
+     */
+    taken: "job-taken",
     /** Written by the sidecar once Azure DevOps no longer has the agent: azp-run stops waiting. */
     removed: "agent-removed",
   },
@@ -96,8 +102,9 @@ export const imageContract = {
     refresh: "azp-refresh",
     smoke: "azp-smoke",
     gc: "azp-gc",
+    placeholder: "azp-placeholder",
   },
-  containers: { register: "register", deregister: "deregister", agent: "agent", refresh: "refresh", smoke: "smoke", gc: "gc" },
+  containers: { register: "register", deregister: "deregister", agent: "agent", refresh: "refresh", smoke: "smoke", gc: "gc", placeholder: "placeholder" },
   volumes: {
     agent: "agent",
     work: "work",
@@ -146,13 +153,13 @@ export const imageContract = {
    * a variable only on containers running one of those commands.
    */
   env: {
-    url: { name: "AZP_URL", reads: ["register", "deregister", "smoke", "gc"], doc: "Organization URL." },
-    pool: { name: "AZP_POOL", reads: ["register", "deregister", "smoke", "gc"], doc: "Agent pool name." },
-    tokenFile: { name: "AZP_TOKEN_FILE", reads: ["register", "deregister", "smoke", "gc"], doc: "File holding the PAT." },
+    url: { name: "AZP_URL", reads: ["register", "deregister", "smoke", "gc", "placeholder"], doc: "Organization URL." },
+    pool: { name: "AZP_POOL", reads: ["register", "deregister", "smoke", "gc", "placeholder"], doc: "Agent pool name." },
+    tokenFile: { name: "AZP_TOKEN_FILE", reads: ["register", "deregister", "smoke", "gc", "placeholder"], doc: "File holding the PAT." },
     agentName: { name: "AZP_AGENT_NAME", reads: ["register"], doc: "Agent name (the pod name)." },
     release: {
       name: "AZP_RELEASE",
-      reads: ["register", "smoke", "gc"],
+      reads: ["register", "deregister", "smoke", "gc", "placeholder"],
       capability: true,
       doc: "`<namespace>/<fullname>` of the Helm release, reported by the agent as a capability: pipelines can demand it, azp-smoke counts only the agents that carry it, and azp-gc collects only those.",
     },
@@ -161,7 +168,7 @@ export const imageContract = {
     packageUrl: { name: "AZP_AGENT_PACKAGE_URL", reads: ["register"], doc: "Package URL override (an https mirror) for `download`." },
     packageSha256: { name: "AZP_AGENT_PACKAGE_SHA256", reads: ["register"], doc: "SHA-256 of the package at `AZP_AGENT_PACKAGE_URL`." },
     downloadTimeout: { name: "AZP_DOWNLOAD_TIMEOUT_SECONDS", reads: ["register"], doc: "Time limit of the package download." },
-    connectAttempts: { name: "AZP_CONNECT_ATTEMPTS", reads: ["register", "smoke", "gc"], doc: "Attempts to reach Azure DevOps before giving up." },
+    connectAttempts: { name: "AZP_CONNECT_ATTEMPTS", reads: ["register", "smoke", "gc", "placeholder"], doc: "Attempts to reach Azure DevOps before giving up." },
     retrySeconds: { name: "AZP_REMOVE_RETRY_SECONDS", reads: ["deregister"], doc: "Pause between removal attempts while the agent is busy." },
     statusCheckSeconds: {
       name: "AZP_STATUS_CHECK_SECONDS",
@@ -173,6 +180,31 @@ export const imageContract = {
       reads: ["deregister"],
       doc: "An idle agent retires (is removed, its pod replaced) between 80 % and 100 % of this after it was registered; 0 = never.",
     },
+    podLifecycle: {
+      name: "AZP_POD_LIFECYCLE",
+      reads: ["deregister", "run"],
+      doc: "`replace` (a Deployment's pod: the sidecar deletes it once the agent is removed) or `complete` (a Job's pod: the containers exit and the pod completes; no Kubernetes token, no pod deletion).",
+    },
+    idleTimeoutSeconds: {
+      name: "AZP_IDLE_TIMEOUT_SECONDS",
+      reads: ["deregister"],
+      doc: "An agent without a job this long after it registered retires (is disabled, looked at once more and removed) when more than AZP_MIN_IDLE_AGENTS idle agents of the release are online; 0 = never.",
+    },
+    minIdleAgents: {
+      name: "AZP_MIN_IDLE_AGENTS",
+      reads: ["deregister"],
+      doc: "Idle agents of the release that stay registered past the idle timeout (autoscaling.minReplicas).",
+    },
+    placeholderAgent: {
+      name: "AZP_PLACEHOLDER_AGENT",
+      reads: ["placeholder", "gc", "smoke"],
+      doc: "Name of the release's placeholder agent: registered offline so that jobs queue while no agent pod runs; the collector re-creates it and never removes it.",
+    },
+    placeholderCapabilities: {
+      name: "AZP_PLACEHOLDER_CAPABILITIES",
+      reads: ["placeholder", "gc"],
+      doc: "The user capabilities (`agent.capabilities`) as a JSON object: the placeholder carries them next to AZP_RELEASE.",
+    },
     stopGraceSeconds: {
       name: "AZP_STOP_GRACE_SECONDS",
       reads: ["run"],
@@ -183,7 +215,7 @@ export const imageContract = {
       reads: ["register", "run"],
       doc: "Variables the agent must not report as capabilities (the agent's own setting); the image adds its list.",
     },
-    podName: { name: "POD_NAME", reads: ["deregister"], doc: "Pod to delete once the job is done." },
+    podName: { name: "POD_NAME", reads: ["deregister"], doc: "The pod's name: the agent's name, and the pod deleted once the job is done (lifecycle `replace`)." },
     podNamespace: { name: "POD_NAMESPACE", reads: ["deregister", "refresh", "gc"], doc: "Namespace of the pod / Deployment / the release's agent pods." },
     deployment: { name: "AZP_DEPLOYMENT", reads: ["refresh"], doc: "Deployment the refresher restarts." },
     smokeMinAgents: { name: "AZP_SMOKE_MIN_AGENTS", reads: ["smoke"], doc: "Agents that must be registered." },

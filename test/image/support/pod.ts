@@ -117,6 +117,12 @@ export class FakePod {
       case "deployment":
       case "smokeMinAgents":
       case "smokeTimeout":
+      case "maxLifetimeSeconds":
+      case "podLifecycle":
+      case "idleTimeoutSeconds":
+      case "minIdleAgents":
+      case "placeholderAgent":
+      case "placeholderCapabilities":
         return undefined;
     }
   }
@@ -273,6 +279,8 @@ export interface OneShotOptions {
   /** Content of the PAT file mounted at the contract's secrets directory; undefined = none. */
   token?: string;
   dockerArgs?: string[];
+  /** Arguments of the command. */
+  args?: string[];
   timeoutMs?: number;
 }
 
@@ -289,7 +297,7 @@ export async function runOneShot(options: OneShotOptions): Promise<ExecResult> {
     args.push("--volume", `${secretDir}:${paths.secrets}:ro`);
   }
   for (const [key, value] of Object.entries(options.env)) args.push("--env", `${key}=${value}`);
-  args.push(...(options.dockerArgs ?? []), options.image, options.command);
+  args.push(...(options.dockerArgs ?? []), options.image, options.command, ...(options.args ?? []));
   try {
     return await docker(args, { timeoutMs: options.timeoutMs ?? 120_000 });
   } finally {
