@@ -12,6 +12,8 @@ import { cronJobTemplate } from "./templates/cronjob.ts";
 import { deploymentTemplate } from "./templates/deployment.ts";
 import { helpersTpl } from "./templates/helpers.ts";
 import { namespaceTemplate } from "./templates/namespace.ts";
+import { placeholderTemplate } from "./templates/placeholder.ts";
+import { scaledJobTemplate } from "./templates/scaledjob.ts";
 import { notesTxt } from "./templates/notes.ts";
 import { roleBindingTemplate, roleTemplate, serviceAccountTemplate } from "./templates/rbac.ts";
 import { secretTemplate } from "./templates/secret.ts";
@@ -23,7 +25,7 @@ export const CHART_DIR = `chart/${release.chartName}`;
 /** Roots the CLI owns: files under them that `generate()` no longer emits are stale and removed. */
 export const GENERATED_ROOTS = [CHART_DIR, "agent-image/generated"] as const;
 
-/** Every template of the chart: the resources of the article, plus the test hook. */
+/** Every template of the chart: the resources of the article, KEDA's (autoscaling), the hooks. */
 export const chartTemplates: ChartTemplate[] = [
   namespaceTemplate,
   secretTemplate,
@@ -31,6 +33,8 @@ export const chartTemplates: ChartTemplate[] = [
   roleTemplate,
   roleBindingTemplate,
   deploymentTemplate,
+  scaledJobTemplate,
+  placeholderTemplate,
   cronJobTemplate,
   smokeTestTemplate,
 ];

@@ -71,6 +71,28 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
   replicaCount: int(3, "Number of idle agents kept ready. Each runs one job, then its pod is replaced.", {
     schema: { minimum: 0, maximum: 1000 },
   }),
+  autoscaling: group(
+    "Queue-driven scaling with KEDA (>= 2.20): instead of the Deployment, a KEDA ScaledJob starts one Job per queued pipeline job of this release (its demands: see the README), from zero or from `minReplicas` idle agents up to `maxReplicas`. Needs KEDA's CRDs in the cluster; the chart registers an offline placeholder agent so that jobs queue while no agent pod runs.",
+    {
+      enabled: bool(false, "Render a KEDA ScaledJob and TriggerAuthentication instead of the Deployment (and no refresh CronJob: every pod is new)."),
+      minReplicas: int(0, "Agent Jobs KEDA keeps at least (idle agents ready when no job runs); 0 = scale to zero.", { schema: { minimum: 0, maximum: 1000 } }),
+      maxReplicas: int(10, "Agent Jobs KEDA runs at most at once (running and starting).", { schema: { minimum: 1, maximum: 1000 } }),
+      pollingInterval: int(15, "Seconds between two looks of KEDA at the pool's job queue (one Azure DevOps call each): the upper bound of queued → agent pod created.", {
+        schema: { minimum: 5, maximum: 3600 },
+      }),
+      idleTimeoutSeconds: int(
+        120,
+        "An agent that has had no job this long after it registered is removed and its pod completes, unless no more than `minReplicas` idle agents of the release are online: a pod started for a job another agent took costs this long.",
+        { schema: { minimum: 30, maximum: 86400 } },
+      ),
+      successfulJobsHistoryLimit: int(5, "Completed agent Jobs KEDA keeps (for `kubectl logs`).", { schema: { minimum: 0, maximum: 100 } }),
+      failedJobsHistoryLimit: int(5, "Failed agent Jobs KEDA keeps.", { schema: { minimum: 0, maximum: 100 } }),
+      kedaVersionCheck: bool(
+        true,
+        "At install, read the `app.kubernetes.io/version` label of KEDA's ScaledJob CRD and refuse KEDA older than 2.20 (which counts jobs agents have already received and starts duplicate agents). Turn off when the installing identity may not read CustomResourceDefinitions.",
+      ),
+    },
+  ),
   agent: group("The Azure Pipelines agent.", {
     source: str("baked", "`baked` runs the agent version built into the image; `download` fetches the latest matching agent from Azure DevOps at every pod start (the article's behaviour).", {
       schema: { enum: ["baked", "download"] },
@@ -96,7 +118,7 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
     }),
     maxLifetimeSeconds: int(
       0,
-      "Maximum lifetime of an idle agent: it is removed and its pod replaced between 80 % and 100 % of this (random, so the pool does not turn over at once) after it registered; a busy agent finishes its job first. Bounds how stale an idle agent's image and agent can get, and spreads the refresh over time. 0 = off; at least 60 when set.",
+      "Maximum lifetime of an idle agent: it is removed and its pod replaced between 80 % and 100 % of this (random, so the pool does not turn over at once) after it registered; a busy agent finishes its job first. Bounds how stale an idle agent's image and agent can get, and spreads the refresh over time. 0 = off (with autoscaling: 86400, as nothing else refreshes the `minReplicas` idle agents); at least 60 when set.",
       { schema: { minimum: 0, maximum: 31536000 } },
     ),
     statusCheckSeconds: int(
@@ -158,9 +180,9 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
   ),
   serviceAccount: serviceAccount("the agent pods (used only by their deregister sidecar, to delete the pod)", "`<fullname>`"),
   rbac: group("RBAC.", {
-    create: bool(true, "Create the Roles and RoleBindings: agents may get and delete pods (their deregister sidecar reads and deletes its own pod); the refresher may get and patch its own Deployment; the collector may get and delete pods."),
+    create: bool(true, "Create the Roles and RoleBindings: agents may get and delete pods (their deregister sidecar reads and deletes its own pod; not with autoscaling, where agent pods have no Kubernetes token); the refresher may get and patch its own Deployment; the collector may get and delete pods."),
   }),
-  refresh: group("Scheduled refresh: a CronJob restarts the Deployment so idle agents pick up a new image and agent.", {
+  refresh: group("Scheduled refresh: a CronJob restarts the Deployment so idle agents pick up a new image and agent. Not rendered with autoscaling (every agent pod is new; `agent.maxLifetimeSeconds` bounds the age of the `minReplicas` idle agents).", {
     enabled: bool(true, "Create the refresh CronJob."),
     schedule: str("0 0 * * 0", "Cron schedule (default: Sundays at midnight).", { schema: { pattern: patterns.cron } }),
     timeZone: str("", "Time zone of the schedule, e.g. `Europe/Berlin`.", {

@@ -5,6 +5,7 @@ import { v } from "../model/values.ts";
 import type { TemplateDocument } from "../template/template-document.ts";
 import type { ChartTemplate } from "./chart-template.ts";
 import { helper, include } from "./helpers.ts";
+import { refreshEnabled } from "./rbac.ts";
 import { baseContainer, caBundle, component, containers, contractEnv, emptyDir, metadata, mount, paths, podSecurity, proxyEnv, tokenMount, tokenVolume, volumes } from "./pod-parts.ts";
 
 /**
@@ -68,7 +69,7 @@ export const cronJobTemplate: ChartTemplate = {
   source: "generator/templates/cronjob.ts",
   documents: (t) => [
     {
-      guard: v("refresh.enabled").path,
+      guard: refreshEnabled,
       object: cronJob(t, {
         key: "refresh",
         name: include(helper.refreshName),

@@ -25,7 +25,16 @@ export const helper = {
   validate: `${chart}.validate`,
   proxyEnv: `${chart}.proxyEnv`,
   extraEnvNames: `${chart}.extraEnvNames`,
+  release: `${chart}.release`,
+  placeholderName: `${chart}.placeholderName`,
+  kedaDemands: `${chart}.kedaDemands`,
+  kedaCheck: `${chart}.kedaCheck`,
 } as const;
+
+/** KEDA's oldest release the chart accepts: 2.20 stopped counting jobs an agent has received. */
+export const kedaMinVersion = "2.20.0";
+/** The API the chart's autoscaling resources need (`.Capabilities.APIVersions`). */
+export const kedaApi = { scaledJob: "keda.sh/v1alpha1/ScaledJob", triggerAuthentication: "keda.sh/v1alpha1/TriggerAuthentication", crd: "scaledjobs.keda.sh" } as const;
 
 /** `include "<name>" .` — the expression form templates embed. */
 export const include = (name: string): string => `include "${name}" .`;
@@ -76,6 +85,9 @@ export function crossFieldRules(): CrossFieldRule[] {
   const nsName = v("namespace.name");
   const capabilities = v("agent.capabilities");
   const extraEnv = v("extraEnv");
+  const autoscaling = v("autoscaling.enabled");
+  const minReplicas = v("autoscaling.minReplicas");
+  const maxReplicas = v("autoscaling.maxReplicas");
   const reserved = `(list ${reservedEnvNames().map((n) => `"${n}"`).join(" ")})`;
   return [
     {
@@ -127,6 +139,15 @@ export function crossFieldRules(): CrossFieldRule[] {
       range: { clause: `$env := ${extraEnv.path}`, subject: "$env.name" },
       when: `has $env.name ${reserved}`,
       message: `${extraEnv.key} has the reserved name %s: the chart or the image sets that variable itself; rename the variable (reserved: ${reservedEnvNames().join(", ")})`,
+    },
+    {
+      when: `and ${autoscaling.path} (gt (int ${minReplicas.path}) (int ${maxReplicas.path}))`,
+      message: `${minReplicas.key} is greater than ${maxReplicas.key}: KEDA never runs more than ${maxReplicas.key} agent Jobs; set ${minReplicas.key} to at most ${maxReplicas.key}, or raise ${maxReplicas.key}`,
+    },
+    {
+      range: { clause: `$name, $value := ${capabilities.path}`, subject: "$name" },
+      when: `and $${autoscaling.path} (contains "," (toString $value))`,
+      message: `${capabilities.key} has a comma in the value of %s: with ${autoscaling.key}=true the capabilities become KEDA's comma-separated demands list; remove the comma from that value`,
     },
     {
       when: `and ${nsCreate.path} (not ${nsName.path})`,
@@ -230,6 +251,51 @@ export function helpersTpl(): string {
       helper.extraEnvNames,
       "Names of `extraEnv`, comma-separated: the agent must not report them as capabilities (VSO_AGENT_IGNORE).",
       `{{- $names := list }}{{- range ${v("extraEnv").path} }}{{- $names = append $names .name }}{{- end }}{{- join "," $names }}`,
+    ],
+    [
+      helper.release,
+      "`<namespace>/<fullname>`: the AZP_RELEASE capability of this release's agents.",
+      `{{- printf "%s/%s" .Release.Namespace (include "${helper.fullname}" .) }}`,
+    ],
+    [
+      helper.placeholderName,
+      "Name of the release's placeholder agent (autoscaling): unique in a pool shared by namespaces.",
+      `{{- printf "%s-%s-placeholder" .Release.Namespace (include "${helper.fullname}" .) | trunc 64 | trimSuffix "-" }}`,
+    ],
+    [
+      helper.kedaDemands,
+      "KEDA's demands: every demand an agent of this release satisfies, in both forms (`name` and `name -equals value`), comma-separated (KEDA does not trim). A job counts only when each of its demands is in this list.",
+      [
+        `{{- $release := include "${helper.release}" . }}`,
+        `{{- $demands := list "AZP_RELEASE" (printf "AZP_RELEASE -equals %s" $release) }}`,
+        `{{- range $name, $value := ${v("agent.capabilities").path} }}`,
+        `{{- $demands = append $demands $name }}`,
+        `{{- $demands = append $demands (printf "%s -equals %s" $name (toString $value)) }}`,
+        `{{- end }}`,
+        `{{- join "," $demands }}`,
+      ].join("\n"),
+    ],
+    [
+      helper.kedaCheck,
+      "Autoscaling needs KEDA >= " + kedaMinVersion + ": its CRDs must be served, and (unless autoscaling.kedaVersionCheck=false) the version label of its ScaledJob CRD must not be older.",
+      [
+        `{{- if not (.Capabilities.APIVersions.Has "${kedaApi.scaledJob}") }}`,
+        `{{- fail "autoscaling.enabled=true needs KEDA >= ${kedaMinVersion}, but the cluster does not serve ${kedaApi.scaledJob} (KEDA's CRDs are missing): install KEDA first (helm install keda kedacore/keda -n keda --create-namespace), or set autoscaling.enabled=false; with helm template, pass --api-versions ${kedaApi.scaledJob}" }}`,
+        `{{- end }}`,
+        `{{- if not (.Capabilities.APIVersions.Has "${kedaApi.triggerAuthentication}") }}`,
+        `{{- fail "autoscaling.enabled=true needs KEDA's TriggerAuthentication (${kedaApi.triggerAuthentication}), which the cluster does not serve: install or repair KEDA >= ${kedaMinVersion}, or set autoscaling.enabled=false" }}`,
+        `{{- end }}`,
+        `{{- if ${v("autoscaling.kedaVersionCheck").path} }}`,
+        `{{- $crd := lookup "apiextensions.k8s.io/v1" "CustomResourceDefinition" "" "${kedaApi.crd}" }}`,
+        `{{- $version := "" }}`,
+        `{{- if $crd }}{{- $version = dig "metadata" "labels" "app.kubernetes.io/version" "" $crd }}{{- end }}`,
+        `{{- if and $version (regexMatch "^v?[0-9]+[.][0-9]+[.][0-9]+" $version) }}`,
+        `{{- if semverCompare "<${kedaMinVersion}-0" (regexFind "^v?[0-9]+[.][0-9]+[.][0-9]+" $version) }}`,
+        `{{- fail (printf "autoscaling.enabled=true needs KEDA >= ${kedaMinVersion}, but the cluster runs KEDA %s (label app.kubernetes.io/version of CRD ${kedaApi.crd}): older KEDA counts jobs that agents have already received and starts a duplicate agent for each; upgrade KEDA, or set autoscaling.kedaVersionCheck=false if the label is wrong" $version) }}`,
+        `{{- end }}`,
+        `{{- end }}`,
+        `{{- end }}`,
+      ].join("\n"),
     ],
     [
       helper.validate,

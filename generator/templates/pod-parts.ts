@@ -13,7 +13,16 @@ import { helper, include } from "./helpers.ts";
 const { paths, volumes, containers } = imageContract;
 
 /** `app.kubernetes.io/component` of each part of the release. */
-export const component = { agent: "agent", refresh: "refresh", gc: "gc", test: "smoke-test", rbac: "rbac", secret: "credentials" } as const;
+export const component = {
+  agent: "agent",
+  refresh: "refresh",
+  gc: "gc",
+  test: "smoke-test",
+  rbac: "rbac",
+  secret: "credentials",
+  placeholder: "placeholder",
+  autoscaling: "autoscaling",
+} as const;
 
 export function metadata(t: TemplateDocument, name: string, componentName: string, extra: ObjectMeta = {}): ObjectMeta {
   return {
@@ -25,6 +34,10 @@ export function metadata(t: TemplateDocument, name: string, componentName: strin
 }
 
 export const fullname = (): string => include(helper.fullname);
+
+const autoscaling = v("autoscaling.enabled").path;
+/** `agent.maxLifetimeSeconds` when it is 0 and autoscaling is on (one day). */
+const autoscalingLifetimeDefault = 86400;
 
 /** Environment variable named by the contract, with a template value. */
 function env(key: EnvKey, value: Omit<IEnvVar, "name">): IEnvVar {
@@ -50,7 +63,7 @@ function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name
     case "podNamespace":
       return fieldRef("metadata.namespace");
     case "release":
-      return { value: t.str(`printf "%s/%s" .Release.Namespace (${fullname()}) | quote`) };
+      return { value: t.str(`${include(helper.release)} | quote`) };
     case "work":
       return { value: paths.work };
     case "agentSource":
@@ -64,7 +77,20 @@ function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name
     case "statusCheckSeconds":
       return { value: t.str(`${v("agent.statusCheckSeconds").path} | toString | quote`) };
     case "maxLifetimeSeconds":
-      return { value: t.str(`${v("agent.maxLifetimeSeconds").path} | toString | quote`) };
+      // With autoscaling, the minReplicas idle agents are refreshed by this alone: one day unless set.
+      return {
+        value: t.str(`(ternary (default ${autoscalingLifetimeDefault} ${v("agent.maxLifetimeSeconds").path}) ${v("agent.maxLifetimeSeconds").path} ${autoscaling}) | toString | quote`),
+      };
+    case "podLifecycle":
+      return { value: t.str(`ternary "complete" "replace" ${autoscaling} | quote`) };
+    case "idleTimeoutSeconds":
+      return { value: t.str(`ternary ${v("autoscaling.idleTimeoutSeconds").path} 0 ${autoscaling} | toString | quote`) };
+    case "minIdleAgents":
+      return { value: t.str(`${v("autoscaling.minReplicas").path} | toString | quote`) };
+    case "placeholderAgent":
+      return { value: t.str(`ternary (${include(helper.placeholderName)}) "" ${autoscaling} | quote`) };
+    case "placeholderCapabilities":
+      return { value: t.str(`${v("agent.capabilities").path} | toJson | quote`) };
     case "stopGraceSeconds":
       return { value: t.str(`${v("terminationGracePeriodSeconds").path} | toString | quote`) };
     case "agentIgnore":
@@ -76,7 +102,7 @@ function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name
     case "deployment":
       return { value: t.str(`${fullname()} | quote`) };
     case "smokeMinAgents":
-      return { value: t.str(`${v("replicaCount").path} | toString | quote`) };
+      return { value: t.str(`ternary ${v("autoscaling.minReplicas").path} ${v("replicaCount").path} ${autoscaling} | toString | quote`) };
     case "smokeTimeout":
       return { value: t.str(`${v("tests.timeoutSeconds").path} | toString | quote`) };
     case "gcOfflineGrace":

@@ -17,8 +17,10 @@ import { component, fullname, metadata } from "./pod-parts.ts";
  */
 
 const refreshName = (): string => include(helper.refreshName);
-const agentGuard = v("rbac.create").path;
-const refreshGuard = `and ${v("rbac.create").path} ${v("refresh.enabled").path}`;
+// With autoscaling the agent pods complete by themselves and have no Kubernetes token at all.
+const agentGuard = `and ${v("rbac.create").path} (not ${v("autoscaling.enabled").path})`;
+export const refreshEnabled = `(and ${v("refresh.enabled").path} (not ${v("autoscaling.enabled").path}))`;
+const refreshGuard = `and ${v("rbac.create").path} ${refreshEnabled}`;
 const gcName = (): string => include(helper.gcName);
 const gcGuard = `and ${v("rbac.create").path} ${v("gc.enabled").path}`;
 
@@ -36,7 +38,7 @@ export const serviceAccountTemplate: ChartTemplate = {
   documents: (t) => [
     { guard: v("serviceAccount.create").path, object: serviceAccount(t, helper.serviceAccountName, "serviceAccount.annotations", component.agent) },
     {
-      guard: `and ${v("refresh.enabled").path} ${v("refresh.serviceAccount.create").path}`,
+      guard: `and ${refreshEnabled} ${v("refresh.serviceAccount.create").path}`,
       object: serviceAccount(t, helper.refreshServiceAccountName, "refresh.serviceAccount.annotations", component.refresh),
     },
     {

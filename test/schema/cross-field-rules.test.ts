@@ -37,6 +37,13 @@ const violations: { case: string; values: JsonObject; rule: CrossFieldRule; name
   },
   { case: "a package hash without a mirror", values: { agent: { source: "download", packageSha256: "ab".repeat(32) } }, rule: rule("agent.packageSha256 only applies") },
   { case: "namespace.create without a name", values: { namespace: { create: true } }, rule: rule("namespace.name is required") },
+  { case: "autoscaling with minReplicas above maxReplicas", values: { autoscaling: { enabled: true, minReplicas: 5, maxReplicas: 3 } }, rule: rule("autoscaling.minReplicas is greater than") },
+  {
+    case: "autoscaling with a comma in a capability",
+    values: { autoscaling: { enabled: true }, agent: { capabilities: { java: "17", tools: "docker,helm" } } },
+    rule: rule("agent.capabilities has a comma in the value of"),
+    name: "tools",
+  },
   // Would replace the release identity helm test counts agents by.
   { case: "a capability named AZP_RELEASE", values: { agent: { capabilities: { java: "17", AZP_RELEASE: "x/y" } } }, rule: rule("agent.capabilities has the reserved name"), name: "AZP_RELEASE" },
   { case: "an extra variable named AZP_WORK", values: { extraEnv: [{ name: "GOFLAGS", value: "-mod=mod" }, { name: "AZP_WORK", value: "/tmp/w" }] }, rule: rule("extraEnv has the reserved name"), name: "AZP_WORK" },
@@ -53,6 +60,8 @@ const validCombinations: { case: string; values: JsonObject }[] = [
     values: { agent: { source: "download", packageUrl: "https://mirror.example.com/agent.tar.gz", packageSha256: "AB-".repeat(21) + "ab" } },
   },
   { case: "namespace.create with a name", values: { namespace: { create: true, name: "agents" } } },
+  { case: "minReplicas above maxReplicas without autoscaling", values: { autoscaling: { minReplicas: 5, maxReplicas: 3 } } },
+  { case: "a comma in a capability without autoscaling", values: { agent: { capabilities: { tools: "docker,helm" } } } },
   { case: "a namespace name without creating it", values: { namespace: { name: "agents" } } },
   { case: "capabilities and extra variables with their own names", values: { agent: { capabilities: { java: "17", AZP_RELEASE_TRAIN: "q3" } }, extraEnv: [{ name: "GOFLAGS", value: "-mod=mod" }] } },
 ];

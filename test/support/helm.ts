@@ -1,3 +1,4 @@
+import { kedaApi } from "../../generator/templates/helpers.ts";
 import { release as releaseContract } from "../../generator/contract/release.ts";
 import { ciScenario } from "./chart.ts";
 import { CHART_PATH } from "./repo.ts";
@@ -18,7 +19,15 @@ export interface TemplateRequest {
   readonly valuesFiles?: readonly string[];
   /** Values applied after the files, in order (as Helm applies several `-f` files). */
   readonly values?: readonly JsonObject[];
+  /**
+   * `--api-versions` as a cluster would report them; default: KEDA's ScaledJob and
+   * TriggerAuthentication (the autoscaling mode needs them), `[]` for a cluster without KEDA.
+   */
+  readonly apiVersions?: readonly string[];
 }
+
+/** The APIs of KEDA the chart's autoscaling mode checks for (`.Capabilities.APIVersions`). */
+export const KEDA_API_VERSIONS: readonly string[] = [kedaApi.scaledJob, kedaApi.triggerAuthentication];
 
 /**
  * Several values objects as one, the way Helm merges several `-f` files before coalescing them
@@ -43,6 +52,7 @@ export function helmTemplate(request: TemplateRequest = {}): RunResult {
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
   const args = ["template", request.release ?? RELEASE, CHART_PATH, "--namespace", request.namespace ?? NAMESPACE];
+  for (const api of request.apiVersions ?? KEDA_API_VERSIONS) args.push("--api-versions", api);
   for (const file of request.valuesFiles ?? []) args.push("--values", file);
   // Extra values go in through stdin (`--values -`) as JSON, whose scalars no YAML 1.1 parser
   // can reinterpret; no temporary files to clean up.

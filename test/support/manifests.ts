@@ -1,6 +1,9 @@
 import yaml from "js-yaml";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { ScaledJob } from "@kubernetes-models/keda/keda.sh/v1alpha1/ScaledJob";
+import { TriggerAuthentication } from "@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication";
 import { CronJob } from "kubernetes-models/batch/v1/CronJob";
+import { Job } from "kubernetes-models/batch/v1/Job";
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { Namespace } from "kubernetes-models/v1/Namespace";
@@ -25,7 +28,11 @@ const models = {
   "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding,
   "apps/v1/Deployment": Deployment,
   "batch/v1/CronJob": CronJob,
+  "batch/v1/Job": Job,
   "v1/Pod": Pod,
+  // autoscaling (KEDA's schema, from @kubernetes-models/keda)
+  "keda.sh/v1alpha1/ScaledJob": ScaledJob,
+  "keda.sh/v1alpha1/TriggerAuthentication": TriggerAuthentication,
 } as const;
 
 type Models = typeof models;
@@ -90,13 +97,17 @@ export class Rendering {
 }
 
 /** Pod spec of a workload or pod. */
-export function podSpecOf(resource: Deployment | CronJob | Pod): IPodSpec {
+export function podSpecOf(resource: Deployment | CronJob | Job | ScaledJob | Pod): IPodSpec {
   const spec =
     resource instanceof Deployment
       ? resource.spec?.template.spec
       : resource instanceof CronJob
         ? resource.spec?.jobTemplate.spec?.template.spec
-        : resource.spec;
+        : resource instanceof Job
+          ? resource.spec?.template.spec
+          : resource instanceof ScaledJob
+            ? (resource.spec?.jobTargetRef.template.spec as IPodSpec | undefined)
+            : resource.spec;
   if (spec === undefined) throw new Error(`${resource.kind}/${resource.metadata?.name} has no pod spec`);
   return spec;
 }
@@ -110,9 +121,9 @@ export function containersOf(spec: IPodSpec): PodContainer[] {
   return [...(spec.initContainers ?? []).map((container) => ({ container, init: true })), ...spec.containers.map((container) => ({ container, init: false }))];
 }
 
-/** Every pod spec the rendering defines (Deployment, CronJob, test Pod), named for messages. */
+/** Every pod spec the rendering defines (Deployment or ScaledJob, CronJobs, hook Jobs, test Pod), named for messages. */
 export function podSpecs(rendering: Rendering): { owner: string; spec: IPodSpec }[] {
-  return [...rendering.all("Deployment"), ...rendering.all("CronJob"), ...rendering.all("Pod")].map((r) => ({
+  return [...rendering.all("Deployment"), ...rendering.all("ScaledJob"), ...rendering.all("CronJob"), ...rendering.all("Job"), ...rendering.all("Pod")].map((r) => ({
     owner: `${r.kind}/${r.metadata?.name ?? ""}`,
     spec: podSpecOf(r),
   }));

@@ -110,6 +110,47 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- $names := list }}{{- range .Values.extraEnv }}{{- $names = append $names .name }}{{- end }}{{- join "," $names }}
 {{- end }}
 
+{{/* `<namespace>/<fullname>`: the AZP_RELEASE capability of this release's agents. */}}
+{{- define "azp-agent.release" -}}
+{{- printf "%s/%s" .Release.Namespace (include "azp-agent.fullname" .) }}
+{{- end }}
+
+{{/* Name of the release's placeholder agent (autoscaling): unique in a pool shared by namespaces. */}}
+{{- define "azp-agent.placeholderName" -}}
+{{- printf "%s-%s-placeholder" .Release.Namespace (include "azp-agent.fullname" .) | trunc 64 | trimSuffix "-" }}
+{{- end }}
+
+{{/* KEDA's demands: every demand an agent of this release satisfies, in both forms (`name` and `name -equals value`), comma-separated (KEDA does not trim). A job counts only when each of its demands is in this list. */}}
+{{- define "azp-agent.kedaDemands" -}}
+{{- $release := include "azp-agent.release" . }}
+{{- $demands := list "AZP_RELEASE" (printf "AZP_RELEASE -equals %s" $release) }}
+{{- range $name, $value := .Values.agent.capabilities }}
+{{- $demands = append $demands $name }}
+{{- $demands = append $demands (printf "%s -equals %s" $name (toString $value)) }}
+{{- end }}
+{{- join "," $demands }}
+{{- end }}
+
+{{/* Autoscaling needs KEDA >= 2.20.0: its CRDs must be served, and (unless autoscaling.kedaVersionCheck=false) the version label of its ScaledJob CRD must not be older. */}}
+{{- define "azp-agent.kedaCheck" -}}
+{{- if not (.Capabilities.APIVersions.Has "keda.sh/v1alpha1/ScaledJob") }}
+{{- fail "autoscaling.enabled=true needs KEDA >= 2.20.0, but the cluster does not serve keda.sh/v1alpha1/ScaledJob (KEDA's CRDs are missing): install KEDA first (helm install keda kedacore/keda -n keda --create-namespace), or set autoscaling.enabled=false; with helm template, pass --api-versions keda.sh/v1alpha1/ScaledJob" }}
+{{- end }}
+{{- if not (.Capabilities.APIVersions.Has "keda.sh/v1alpha1/TriggerAuthentication") }}
+{{- fail "autoscaling.enabled=true needs KEDA's TriggerAuthentication (keda.sh/v1alpha1/TriggerAuthentication), which the cluster does not serve: install or repair KEDA >= 2.20.0, or set autoscaling.enabled=false" }}
+{{- end }}
+{{- if .Values.autoscaling.kedaVersionCheck }}
+{{- $crd := lookup "apiextensions.k8s.io/v1" "CustomResourceDefinition" "" "scaledjobs.keda.sh" }}
+{{- $version := "" }}
+{{- if $crd }}{{- $version = dig "metadata" "labels" "app.kubernetes.io/version" "" $crd }}{{- end }}
+{{- if and $version (regexMatch "^v?[0-9]+[.][0-9]+[.][0-9]+" $version) }}
+{{- if semverCompare "<2.20.0-0" (regexFind "^v?[0-9]+[.][0-9]+[.][0-9]+" $version) }}
+{{- fail (printf "autoscaling.enabled=true needs KEDA >= 2.20.0, but the cluster runs KEDA %s (label app.kubernetes.io/version of CRD scaledjobs.keda.sh): older KEDA counts jobs that agents have already received and starts a duplicate agent for each; upgrade KEDA, or set autoscaling.kedaVersionCheck=false if the label is wrong" $version) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* Cross-field rules the schema cannot express; included by the Deployment so `helm template` and `helm install` fail early. */}}
 {{- define "azp-agent.validate" -}}
 {{- if not .Values.azp.url }}
@@ -143,13 +184,21 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- fail `agent.packageSha256 only applies with agent.packageUrl: set agent.packageUrl to the mirror's https URL, or remove agent.packageSha256 (Azure DevOps publishes the hash of the package it offers)` }}
 {{- end }}
 {{- range $name, $_ := .Values.agent.capabilities }}
-{{- if has $name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_MAX_LIFETIME_SECONDS" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_GC_OFFLINE_GRACE_SECONDS" "AZP_GC_DRY_RUN" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
-{{- fail (printf `agent.capabilities has the reserved name %s: the chart or the image sets that variable itself; rename the capability (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_MAX_LIFETIME_SECONDS, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_GC_OFFLINE_GRACE_SECONDS, AZP_GC_DRY_RUN, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $name) }}
+{{- if has $name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_MAX_LIFETIME_SECONDS" "AZP_POD_LIFECYCLE" "AZP_IDLE_TIMEOUT_SECONDS" "AZP_MIN_IDLE_AGENTS" "AZP_PLACEHOLDER_AGENT" "AZP_PLACEHOLDER_CAPABILITIES" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_GC_OFFLINE_GRACE_SECONDS" "AZP_GC_DRY_RUN" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
+{{- fail (printf `agent.capabilities has the reserved name %s: the chart or the image sets that variable itself; rename the capability (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_MAX_LIFETIME_SECONDS, AZP_POD_LIFECYCLE, AZP_IDLE_TIMEOUT_SECONDS, AZP_MIN_IDLE_AGENTS, AZP_PLACEHOLDER_AGENT, AZP_PLACEHOLDER_CAPABILITIES, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_GC_OFFLINE_GRACE_SECONDS, AZP_GC_DRY_RUN, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $name) }}
 {{- end }}
 {{- end }}
 {{- range $env := .Values.extraEnv }}
-{{- if has $env.name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_MAX_LIFETIME_SECONDS" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_GC_OFFLINE_GRACE_SECONDS" "AZP_GC_DRY_RUN" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
-{{- fail (printf `extraEnv has the reserved name %s: the chart or the image sets that variable itself; rename the variable (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_MAX_LIFETIME_SECONDS, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_GC_OFFLINE_GRACE_SECONDS, AZP_GC_DRY_RUN, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $env.name) }}
+{{- if has $env.name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_MAX_LIFETIME_SECONDS" "AZP_POD_LIFECYCLE" "AZP_IDLE_TIMEOUT_SECONDS" "AZP_MIN_IDLE_AGENTS" "AZP_PLACEHOLDER_AGENT" "AZP_PLACEHOLDER_CAPABILITIES" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_GC_OFFLINE_GRACE_SECONDS" "AZP_GC_DRY_RUN" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
+{{- fail (printf `extraEnv has the reserved name %s: the chart or the image sets that variable itself; rename the variable (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_MAX_LIFETIME_SECONDS, AZP_POD_LIFECYCLE, AZP_IDLE_TIMEOUT_SECONDS, AZP_MIN_IDLE_AGENTS, AZP_PLACEHOLDER_AGENT, AZP_PLACEHOLDER_CAPABILITIES, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_GC_OFFLINE_GRACE_SECONDS, AZP_GC_DRY_RUN, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $env.name) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- fail `autoscaling.minReplicas is greater than autoscaling.maxReplicas: KEDA never runs more than autoscaling.maxReplicas agent Jobs; set autoscaling.minReplicas to at most autoscaling.maxReplicas, or raise autoscaling.maxReplicas` }}
+{{- end }}
+{{- range $name, $value := .Values.agent.capabilities }}
+{{- if and $.Values.autoscaling.enabled (contains "," (toString $value)) }}
+{{- fail (printf `agent.capabilities has a comma in the value of %s: with autoscaling.enabled=true the capabilities become KEDA's comma-separated demands list; remove the comma from that value` $name) }}
 {{- end }}
 {{- end }}
 {{- if and .Values.namespace.create (not .Values.namespace.name) }}

@@ -135,7 +135,9 @@ export async function install(stack: Stack, name: string, namespace: string, val
     "--namespace", namespace, "--create-namespace", "-f", file, "--wait", "--timeout", "5m", ...extraArgs,
   ]);
   // The chart decides its names (_helpers.tpl); read them back instead of re-deriving them.
-  const fullname = await stack.kube.ok(["-n", namespace, "get", "deployment", "-l", `app.kubernetes.io/instance=${name},app.kubernetes.io/component=${component.agent}`, "-o", "jsonpath={.items[0].metadata.name}"]);
+  // With autoscaling, KEDA's ScaledJob stands where the Deployment would.
+  const kind = (values["autoscaling"] as { enabled?: boolean } | undefined)?.enabled === true ? "scaledjob" : "deployment";
+  const fullname = await stack.kube.ok(["-n", namespace, "get", kind, "-l", `app.kubernetes.io/instance=${name},app.kubernetes.io/component=${component.agent}`, "-o", "jsonpath={.items[0].metadata.name}"]);
   const pool = (values["azp"] as { pool?: string } | undefined)?.pool ?? E2E_POOL;
   return { name, namespace, fullname, pool };
 }
