@@ -7,7 +7,8 @@
 #     (CGO_ENABLED=0, -trimpath, -ldflags '-s -w'; GOMODCACHE/GOCACHE are Go's defaults, so
 #     other clones on the machine share them),
 #   - the pod sandbox ("pause") image as an OCI archive (.cache/cluster/images/pause.oci.tar),
-#     from test/cluster/pause/pause.c; up.sh imports it into the cluster's containerd.
+#     from test/cluster/pause/pause.c; up.sh imports it into the cluster's containerd,
+#   - KEDA's operator and its image archive (keda.sh build; `keda.sh up`, run by up.sh, deploys it).
 # Usage: test/cluster/build.sh
 set -Eeuo pipefail
 CL_SCRIPT="cluster-build"
@@ -93,30 +94,11 @@ build_pause_image() {
   cl_log "building pause image ${CL_PAUSE_IMAGE}"
   local work
   work="$(mktemp -d)"
-  mkdir -p "${work}/rootfs" "${work}/oci/blobs/sha256" "${CL_CACHE}/images"
+  mkdir -p "${work}/rootfs"
   gcc -Os -Wall -Wextra -Werror -static -s -o "${work}/rootfs/pause" "${CL_SRC}/pause/pause.c"
-  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "${work}/rootfs" -cf "${work}/layer.tar" pause
-  local layer_digest layer_size config_digest config_size manifest_digest manifest_size
-  layer_digest="$(sha256sum "${work}/layer.tar" | cut -d' ' -f1)"
-  layer_size="$(stat -c %s "${work}/layer.tar")"
-  mv "${work}/layer.tar" "${work}/oci/blobs/sha256/${layer_digest}"
-  printf '{"architecture":"amd64","os":"linux","config":{"User":"65535:65535","Entrypoint":["/pause"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-    "${layer_digest}" >"${work}/config.json"
-  config_digest="$(sha256sum "${work}/config.json" | cut -d' ' -f1)"
-  config_size="$(stat -c %s "${work}/config.json")"
-  mv "${work}/config.json" "${work}/oci/blobs/sha256/${config_digest}"
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
-    "${config_digest}" "${config_size}" "${layer_digest}" "${layer_size}" >"${work}/manifest.json"
-  manifest_digest="$(sha256sum "${work}/manifest.json" | cut -d' ' -f1)"
-  manifest_size="$(stat -c %s "${work}/manifest.json")"
-  mv "${work}/manifest.json" "${work}/oci/blobs/sha256/${manifest_digest}"
-  printf '{"imageLayoutVersion":"1.0.0"}' >"${work}/oci/oci-layout"
-  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
-    "${manifest_digest}" "${manifest_size}" "${CL_PAUSE_IMAGE}" "${CL_PAUSE_IMAGE##*:}" >"${work}/oci/index.json"
-  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "${work}/oci" -cf "${out}.tmp" .
-  mv "${out}.tmp" "${out}"
-  printf '%s\n' "${stamp}" >"${out}.stamp"
+  cl_oci_image "${work}/rootfs" "${CL_PAUSE_IMAGE}" "${out}" '{"User":"65535:65535","Entrypoint":["/pause"]}'
   rm -rf "${work}"
+  printf '%s\n' "${stamp}" >"${out}.stamp"
 }
 
 build_record_versions() {
@@ -125,6 +107,7 @@ build_record_versions() {
     printf 'kubernetes %s\netcd %s\ngo %s\n' "${CL_KUBE_VERSION}" "${CL_ETCD_VERSION}" "$(go env GOVERSION)"
     dpkg-query -W -f='${Package} ${Version}\n' containerd runc containernetworking-plugins 2>/dev/null
     printf 'pause-image %s\n' "${CL_PAUSE_IMAGE}"
+    printf 'keda %s\n' "${CL_KEDA_VERSION}"
   } >"${f}.tmp"
   mv "${f}.tmp" "${f}"
 }
@@ -135,6 +118,7 @@ build_main() {
   build_apt
   build_kube
   build_pause_image
+  bash "${CL_SRC}/keda.sh" build
   build_record_versions
   cl_log "build ready in $(cl_elapsed "${started}")s"
 }

@@ -36,6 +36,10 @@ CL_ETCD_VERSION="v3.6.4"
 CL_APT_PACKAGES=(containerd runc containernetworking-plugins iptables conntrack
   iproute2 procps openssl gcc libc6-dev curl ca-certificates util-linux)
 CL_PAUSE_IMAGE="127.0.0.1:5000/azp/pause:3.10-azp1"   # built from pause/pause.c (build.sh)
+# KEDA (operator only): github.com/kedacore/keda/v2 from the Go module proxy, built by keda.sh.
+# >= 2.20: the azure-pipelines scaler no longer counts jobs that an agent has already received.
+# 2.21 adds the trigger option scaleOnInFlight (default true), which the chart sets to false.
+CL_KEDA_VERSION="v2.21.0"
 
 # --- Network and ports (all on this machine) ----------------------------------------------------
 CL_NODE_NAME="azp-node"
@@ -76,6 +80,41 @@ cl_wait_for() {
     fi
     sleep 0.2
   done
+}
+
+# cl_oci_image ROOTFS_DIR IMAGE_NAME OUT_TAR CONFIG_JSON: an OCI image archive made without Docker,
+# for `ctr images import`: one uncompressed layer holding everything under ROOTFS_DIR (sorted,
+# mtime 0, owned by root: the same input gives the same bytes), CONFIG_JSON as the image config's
+# "config" object (e.g. {"User":"65532:65532","Entrypoint":["/x"]}), the image's name and tag as
+# annotations. Writes OUT_TAR.digest = the manifest digest (what containerd lists for the image).
+cl_oci_image() {
+  local rootfs="$1" name="$2" out="$3" config="$4"
+  local arch work layer_digest layer_size config_digest config_size manifest_digest manifest_size
+  arch="$(dpkg --print-architecture)"
+  work="$(mktemp -d)"
+  mkdir -p "${work}/oci/blobs/sha256" "$(dirname "${out}")"
+  (cd "${rootfs}" && shopt -s dotglob && tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+    -cf "${work}/layer.tar" -- *)
+  layer_digest="$(sha256sum "${work}/layer.tar" | cut -d' ' -f1)"
+  layer_size="$(stat -c %s "${work}/layer.tar")"
+  mv "${work}/layer.tar" "${work}/oci/blobs/sha256/${layer_digest}"
+  printf '{"architecture":"%s","os":"linux","config":%s,"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+    "${arch}" "${config}" "${layer_digest}" >"${work}/config.json"
+  config_digest="$(sha256sum "${work}/config.json" | cut -d' ' -f1)"
+  config_size="$(stat -c %s "${work}/config.json")"
+  mv "${work}/config.json" "${work}/oci/blobs/sha256/${config_digest}"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
+    "${config_digest}" "${config_size}" "${layer_digest}" "${layer_size}" >"${work}/manifest.json"
+  manifest_digest="$(sha256sum "${work}/manifest.json" | cut -d' ' -f1)"
+  manifest_size="$(stat -c %s "${work}/manifest.json")"
+  mv "${work}/manifest.json" "${work}/oci/blobs/sha256/${manifest_digest}"
+  printf '{"imageLayoutVersion":"1.0.0"}' >"${work}/oci/oci-layout"
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"platform":{"architecture":"%s","os":"linux"},"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
+    "${manifest_digest}" "${manifest_size}" "${arch}" "${name}" "${name##*:}" >"${work}/oci/index.json"
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "${work}/oci" -cf "${out}.tmp" .
+  mv "${out}.tmp" "${out}"
+  printf 'sha256:%s\n' "${manifest_digest}" >"${out}.digest"
+  rm -rf "${work}"
 }
 
 cl_kubectl() { "${CL_BIN}/kubectl" --kubeconfig "${CL_KUBECONFIG}" "$@"; }

@@ -3,8 +3,9 @@
 # etcd, containerd (own socket and state), kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubelet and kube-proxy (iptables mode), each in the background under setsid,
 # logs in .cache/cluster/logs/, pids in /run/azp-cluster/pids/.
-# Returns when the node is Ready, the default ServiceAccount exists and kube-proxy has
-# programmed the `kubernetes` Service; then writes .cache/cluster/env:
+# Returns when the node is Ready, the default ServiceAccount exists, kube-proxy has
+# programmed the `kubernetes` Service and KEDA's operator is available (keda.sh up, also when
+# the cluster was already running); writes .cache/cluster/env:
 #   KUBECONFIG=...  HOST_IP_FOR_PODS=...  REGISTRY=127.0.0.1:5000  (plus KUBECTL, CLUSTER_NODE)
 # A cluster left from an earlier run is torn down first (down.sh), so up.sh can be re-run.
 # Usage: test/cluster/up.sh        (tear down: test/cluster/down.sh)
@@ -426,6 +427,7 @@ up_main() {
   [[ "$(id -u)" == 0 ]] || cl_die "must run as root"
   bash "${CL_SRC}/build.sh"
   if up_already_running; then
+    bash "${CL_SRC}/keda.sh" up
     cl_log "cluster already running (down.sh stops it); env: ${CL_ENV_FILE}"
     cat "${CL_ENV_FILE}"
     return 0
@@ -459,6 +461,7 @@ up_main() {
   up_wait "ServiceAccount default/default exists" 60 "${all}" up_default_sa
   up_wait "ConfigMap default/kube-root-ca.crt published" 60 "${all}" up_root_ca_published
   up_write_env
+  bash "${CL_SRC}/keda.sh" up
   cl_log "cluster up in $(cl_elapsed "${UP_STARTED}")s; env: ${CL_ENV_FILE}"
   cat "${CL_ENV_FILE}"
 }
