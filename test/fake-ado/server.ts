@@ -33,11 +33,10 @@ export type { AgentCredentialsMode, JobSpec, JobState, NoAgentMatchesMode, PoolT
 export type { FakeAdoPackage, PackageType } from "./packages.ts";
 
 /**
- * "queue" for now: Azure DevOps itself fails such jobs ("fail"), but test/image tests
- * (deregister-decisions, pod-lifecycle) enqueue into a pool with no agent yet and expect the job to
- * wait. Switch to "fail" once they register first or ask for "queue" themselves (README).
+ * "fail", as Azure DevOps does; a test whose point is a job waiting with no agent asks for "queue"
+ * on that enqueue (README).
  */
-export const DEFAULT_WHEN_NO_AGENT_MATCHES: NoAgentMatchesMode = "queue";
+export const DEFAULT_WHEN_NO_AGENT_MATCHES: NoAgentMatchesMode = "fail";
 
 export interface FakeAdoOptions {
   /** Interface to bind. @default "127.0.0.1" */

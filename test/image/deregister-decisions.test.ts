@@ -71,8 +71,7 @@ describe("the sidecar's look at its agent", () => {
 
   it("should disable the agent as soon as Azure DevOps shows a job assigned to it, and keep waiting", async () => {
     // GIVEN a job assigned to pod-a (an agent taking it over REST)
-    fake.enqueueJobs(1, { script: "true" });
-    const taken = await takeNextJob(fake, 1, "pod-a", basic("", PAT));
+    const taken = await takeNextJob(fake, 1, "pod-a", basic("", PAT), { enqueue: { script: "true" } });
     // WHEN
     const result = await look(taken.agentId);
     // THEN
@@ -86,8 +85,7 @@ describe("the sidecar's look at its agent", () => {
   });
 
   it("should hand no second job to a disabled agent while it finishes its first (a listener started from stolen files included)", async () => {
-    fake.enqueueJobs(1, { script: "true" });
-    const taken = await takeNextJob(fake, 1, "pod-a", basic("", PAT));
+    const taken = await takeNextJob(fake, 1, "pod-a", basic("", PAT), { enqueue: { script: "true" } });
     await look(taken.agentId);
     // WHEN the first job finishes and a second one is queued
     const [second] = fake.enqueueJobs(1, { script: "true" });
@@ -101,16 +99,14 @@ describe("the sidecar's look at its agent", () => {
     ["the sidecar saw the job", true],
     ["the sidecar restarted and only Azure DevOps remembers (lastCompletedRequest)", false],
   ])("should remove the agent once its job is over: %s", async (_name, known) => {
-    fake.enqueueJobs(1, { script: "true" });
-    const taken = await takeNextJob(fake, 1, "pod-a", basic("", PAT));
+    const taken = await takeNextJob(fake, 1, "pod-a", basic("", PAT), { enqueue: { script: "true" } });
     fake.completeJob(taken.requestId);
     const result = await look(taken.agentId, known ? { knownRequest: String(taken.requestId) } : {});
     expect(result.verdict).toBe("remove");
   });
 
   it("should keep waiting while the job runs whatever hints the job forged (exited, no job-running)", async () => {
-    fake.enqueueJobs(1, { script: "true" });
-    const taken = await takeNextJob(fake, 1, "pod-a", basic("", PAT));
+    const taken = await takeNextJob(fake, 1, "pod-a", basic("", PAT), { enqueue: { script: "true" } });
     expect((await look(taken.agentId, { hints: [stateFiles.exited, stateFiles.started], knownRequest: String(taken.requestId) })).verdict).toBe("wait");
   });
 
@@ -131,8 +127,7 @@ describe("the sidecar's look at its agent", () => {
   });
 
   it("should disable the agent even when it cannot keep a note in its private /tmp (a full disk)", async () => {
-    fake.enqueueJobs(1, { script: "true" });
-    const taken = await takeNextJob(fake, 1, "pod-a", basic("", PAT));
+    const taken = await takeNextJob(fake, 1, "pod-a", basic("", PAT), { enqueue: { script: "true" } });
     const result = await look(taken.agentId, { tmp: join(scratch, "no-such-dir") });
     expect(result).toMatchObject({ verdict: "wait", request: String(taken.requestId) });
     expect(enabledOf(taken.agentId)).toBe(false);
@@ -187,8 +182,7 @@ describe("finding the agent", () => {
 describe("removing the agent", () => {
   it("should retry while Azure DevOps says the agent is busy (a job assigned in between), and remove it once the job is over", async () => {
     // GIVEN an agent that took a job (the sidecar decided to remove it a moment before)
-    fake.enqueueJobs(1, { script: "true" });
-    const taken = await takeNextJob(fake, 1, "pod-a", basic("", PAT));
+    const taken = await takeNextJob(fake, 1, "pod-a", basic("", PAT), { enqueue: { script: "true" } });
     const state = mkdtempSync(join(scratch, "state-"));
     const tmp = mkdtempSync(join(scratch, "tmp-"));
     const token = join(scratch, "token");

@@ -226,11 +226,15 @@ describe("a restarted agent container (crash, OOM kill)", () => {
     await pod.waitForExit("agent", 15_000);
     await docker(["start", pod.containerName("agent")]);
     await pod.waitForLog("agent", "not starting a second listener");
-    expect(pod.hint(stateFiles.exited)).toBe(true);
+    // The hint follows that log line: wait for it rather than race it.
+    await env.fake.waitFor(() => pod.hint(stateFiles.exited) || undefined, { timeoutMs: 10_000, what: "the exited hint" });
 
     expect((await pod.waitForExit("deregister", 30_000)).exitCode).toBe(0);
     expect(agentsInPool(env.fake, env.poolId)).toEqual([]);
-    const job = await enqueue("echo should-never-run", "Never");
+    // No agent of the pool matches any more, so Azure DevOps would fail the job at once; kept
+    // queued here (the fake's per-job override) to show that no listener of this pod takes it.
+    const [job] = env.fake.enqueueJobs(env.poolId, { script: "echo should-never-run", displayName: "Never", whenNoAgentMatches: "queue" });
+    if (job === undefined) throw new Error("no job enqueued");
     expect(env.fake.job(job).state).toBe("queued");
 
     await pod.signal("agent");
