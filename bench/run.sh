@@ -5,7 +5,10 @@
 #      in .cache/e2e/replacement-latency.json: run `npm run test:e2e` first;
 #   3. the garbage collector over a pool of 1,000 agents (bench/gc-scale.ts);
 #   4. churn: 100 jobs through 3 agents on the local cluster (bench/churn.ts; figures, SVG and a
-#      summary under .cache/bench/).
+#      summary under .cache/bench/);
+#   5. KEDA autoscaling, recorded by the e2e suite (test/e2e/keda.test.ts) in
+#      .cache/e2e/keda-metrics.json: queued -> job received at scale-from-zero against the polling
+#      interval, agent pods per pipeline job, the scaler's calls per poll.
 set -Eeuo pipefail
 
 REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -23,6 +26,13 @@ bench_main() {
     cat "${latency}"
   else
     echo "no replacement latency recorded yet: run npm run test:e2e"
+  fi
+  local keda="${REPO}/.cache/e2e/keda-metrics.json"
+  if [[ -f "${keda}" ]]; then
+    echo "KEDA autoscaling from the last e2e run (${keda}):"
+    cat "${keda}"
+  else
+    echo "no KEDA measurements recorded yet: run npm run test:e2e"
   fi
 }
 

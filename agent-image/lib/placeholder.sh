@@ -4,9 +4,11 @@
 # so always offline and never given a job. Azure DevOps fails a job at once when no agent of the
 # pool, online or offline, satisfies its demands (keda-docs, azure-pipelines scaler: "a
 # placeholder agent"); while KEDA keeps no agent pod running, this agent is what lets the
-# release's jobs queue until KEDA starts a pod for them. It carries what a real agent of the
-# release reports for the demands pipelines use: AZP_RELEASE, the user capabilities
-# (agent.capabilities), Agent.Version/Agent.OS/Agent.Name and the image's version capabilities.
+# release's jobs queue until KEDA starts a pod for them. It carries exactly what the chart offers
+# KEDA as demands, so that what it lets queue KEDA also scales for: AZP_RELEASE, the user
+# capabilities (agent.capabilities) and the contract's AZP_PLACEHOLDER_SYSTEM_CAPABILITIES
+# (Agent.OS); plus Agent.Version, which every job demands and KEDA ignores.
+# It never takes over an agent of its name that belongs to another release.
 # Its public key belongs to a key pair whose private half is thrown away at once: nobody can ever
 # connect as this agent.
 #
@@ -29,14 +31,10 @@ placeholder_settings() {
   _ph_caps="${_ph_value}"
 }
 
-# placeholder_capabilities <release> <name> <user capabilities json>: the systemCapabilities object.
+# placeholder_capabilities <release> <user capabilities json>: the systemCapabilities object.
 placeholder_capabilities() {
-  jq -cn --arg release "$1" --arg name "$2" --argjson user "$3" \
-    --arg agent "${AZP_BAKED_AGENT_VERSION}" --arg image "${AZP_IMAGE_VERSION}" '
-    $user + {
-      "Agent.Name": $name, "Agent.Version": $agent, "Agent.OS": "Linux", "Agent.OSArchitecture": "X64",
-      "AZP_RELEASE": $release, "AZP_IMAGE_VERSION": $image, "AZP_BAKED_AGENT_VERSION": $agent
-    }'
+  jq -cn --arg release "$1" --argjson user "$2" --argjson system "${AZP_PLACEHOLDER_SYSTEM_CAPABILITIES}" \
+    --arg agent "${AZP_BAKED_AGENT_VERSION}" '$user + $system + {"Agent.Version": $agent, "AZP_RELEASE": $release}'
 }
 
 # placeholder_public_key: {"exponent":…, "modulus":…} (base64) of a fresh RSA key whose private
@@ -52,11 +50,12 @@ placeholder_public_key() {
     '{exponent: "AQAB", modulus: $modulus}'
 }
 
-# placeholder_find <attempts> <pool id> <name>: sets PLACEHOLDER_ID (empty: none) and
-# PLACEHOLDER_CURRENT (its systemCapabilities as compact JSON).
+# placeholder_find <attempts> <pool id> <name> <release>: sets PLACEHOLDER_ID (empty: none) and
+# PLACEHOLDER_CURRENT (its systemCapabilities as compact JSON). Dies when an agent of that name
+# belongs to another release (its AZP_RELEASE capability): it is never taken over or removed.
 PLACEHOLDER_CURRENT=""
 placeholder_find() {
-  local attempts="$1" pool_id="$2" name="$3"
+  local attempts="$1" pool_id="$2" name="$3" release="$4"
   ado_request_retry "${attempts}" GET \
     "$(ado_url agents "distributedtask/pools/${pool_id}/agents?agentName=$(ado_uri_component "${name}")&includeCapabilities=true")"
   [[ "${ADO_CLASS}" == ok && "${ADO_JSON_OK}" == 1 ]] || ado_fail "looking up the placeholder agent '${name}' in pool ${pool_id}"
@@ -67,6 +66,9 @@ placeholder_find() {
     | [.id, ((.systemCapabilities // {}) | tojson)] | fields' <<<"${ADO_BODY}" 2>/dev/null)" || fields=""
   IFS=$'\x1f' read -r id current <<<"${fields}" || true
   [[ -z "${id}" || "${id}" =~ ^[0-9]+$ ]] || die "${EXIT_REJECTED}" "Azure DevOps answered a non-numeric id for agent '${name}'"
+  if [[ -n "${id}" ]] && ! jq -e --arg release "${release}" '.AZP_RELEASE == $release' <<<"${current:-null}" >/dev/null 2>&1; then
+    die "${EXIT_REJECTED}" "pool ${pool_id} has an agent named '${name}' (${id}) that is not the placeholder of release '${release}' (its AZP_RELEASE capability differs): it is left alone; remove or rename it, or change the release's name"
+  fi
   PLACEHOLDER_ID="${id}"
   PLACEHOLDER_CURRENT="${current}"
 }
@@ -76,8 +78,8 @@ placeholder_find() {
 placeholder_ensure() {
   local attempts="$1" pool_id="$2" name="$3" release="$4" user="$5"
   local wanted
-  wanted="$(placeholder_capabilities "${release}" "${name}" "${user}")"
-  placeholder_find "${attempts}" "${pool_id}" "${name}"
+  wanted="$(placeholder_capabilities "${release}" "${user}")"
+  placeholder_find "${attempts}" "${pool_id}" "${name}" "${release}"
   if [[ -n "${PLACEHOLDER_ID}" ]] && jq -en --argjson a "${wanted}" --argjson b "${PLACEHOLDER_CURRENT:-null}" '$a == $b' >/dev/null 2>&1; then
     PLACEHOLDER_CHANGED=unchanged
     return 0
@@ -104,10 +106,10 @@ placeholder_ensure() {
   PLACEHOLDER_ID="${id}"
 }
 
-# placeholder_remove <attempts> <pool id> <name>
+# placeholder_remove <attempts> <pool id> <name> <release>
 placeholder_remove() {
-  local attempts="$1" pool_id="$2" name="$3"
-  placeholder_find "${attempts}" "${pool_id}" "${name}"
+  local attempts="$1" pool_id="$2" name="$3" release="$4"
+  placeholder_find "${attempts}" "${pool_id}" "${name}" "${release}"
   if [[ -z "${PLACEHOLDER_ID}" ]]; then
     PLACEHOLDER_CHANGED=absent
     return 0

@@ -61,12 +61,6 @@ export const imageContract = {
     exited: "agent-exited",
     /** Present while the listener's console says a job runs (azp-run's watcher). */
     busy: "job-running",
-    /**
-     * Set with `busy` and never cleared: the agent has taken its job. In a Job pod the agent
-     * container is Ready from then on, which is how KEDA tells a pod still waiting for a job
-     * (pending) from one that has taken its job (pendingPodConditions).
-     */
-    taken: "job-taken",
     /** Written by the sidecar once Azure DevOps no longer has the agent: azp-run stops waiting. */
     removed: "agent-removed",
   },
@@ -77,7 +71,12 @@ export const imageContract = {
      * and the kubelet starts the job container only after the sidecar has started.
      */
     ready: "deregister-ready",
-    /** The job request Azure DevOps assigned to the agent, kept across sidecar restarts. */
+    /**
+     * The job request Azure DevOps assigned to the agent, kept across sidecar restarts. In a Job's
+     * pod (autoscaling) the sidecar's readinessProbe looks for it: the pod is Ready once Azure
+     * DevOps has given its agent a job, which is how KEDA tells a pod still waiting for a job
+     * (pending) from a busy one (`pendingPodConditions`). The job cannot touch this file.
+     */
     request: "deregister-request",
   },
   /**
@@ -91,6 +90,12 @@ export const imageContract = {
    * variable and the user's `agent.capabilities` are set on both, so the two reports agree.
    */
   capabilityCommands: ["register", "run"],
+  /**
+   * The placeholder agent (autoscaling) carries these system capabilities besides AZP_RELEASE, the
+   * user capabilities and `Agent.Version`, and the chart offers each to KEDA as a demand (`name`
+   * and `name -equals value`): what the placeholder lets queue, KEDA scales for.
+   */
+  placeholderSystemCapabilities: { "Agent.OS": "Linux" },
   /** Key of the PAT inside the mounted Secret volume (the chart projects the user's key to it). */
   tokenFileName: "token",
   /** File of the extra CA certificates inside `paths.caBundle` (the chart projects the user's key to it). */

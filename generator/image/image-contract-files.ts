@@ -23,6 +23,7 @@ export function contractShell(): string {
   for (const [key, value] of Object.entries(c.stateFiles)) lines.push(shellAssign(`AZP_STATE_FILE_${snake(key)}`, value));
   for (const [key, value] of Object.entries(c.sidecarFiles)) lines.push(shellAssign(`AZP_SIDECAR_FILE_${snake(key)}`, value));
   lines.push(shellAssign("AZP_TOKEN_FILE_DEFAULT", tokenFilePath));
+  lines.push(shellAssign("AZP_PLACEHOLDER_SYSTEM_CAPABILITIES", JSON.stringify(c.placeholderSystemCapabilities)));
   lines.push(shellAssign("AZP_AGENT_IGNORE_DEFAULT", agentIgnoredEnv().join(",")));
   for (const [key, value] of Object.entries(agentProxyEnv)) lines.push(shellAssign(`AZP_AGENT_PROXY_${snake(key)}_VAR`, value));
   lines.push(shellAssign(c.capabilityEnv.imageVersion, release.imageTag), shellAssign(c.capabilityEnv.bakedAgentVersion, release.agentVersion));

@@ -29,9 +29,10 @@ import {
  *   replace   (Deployment) the sidecar deletes its own pod once the agent is removed, and the
  *             Deployment starts a fresh one: the sidecar mounts a Kubernetes token for that.
  *   complete  (KEDA Job) the containers exit once the agent is removed and the pod completes:
- *             no Kubernetes token anywhere in the pod, `restartPolicy: Never`, and the job
- *             container is Ready only once its agent has taken a job, which is how KEDA's
- *             `pendingPodConditions` tells a pod still waiting for a job from a busy one.
+ *             no Kubernetes token anywhere in the pod, `restartPolicy: Never`, and the sidecar is
+ *             Ready only once Azure DevOps has given its agent a job (a file in its private
+ *             /tmp, which no job can touch), which is how KEDA's `pendingPodConditions` tells a
+ *             pod still waiting for a job from a busy one.
  */
 export type PodLifecycle = "replace" | "complete";
 
@@ -61,26 +62,26 @@ function deregisterSidecar(t: TemplateDocument, lifecycle: PodLifecycle): IConta
       periodSeconds: 1,
       failureThreshold: 120,
     },
+    ...(lifecycle === "complete"
+      ? {
+          // Ready = Azure DevOps has assigned a job to this pod's agent (the sidecar's own record).
+          readinessProbe: {
+            exec: { command: ["test", "-f", `${paths.tmp}/${imageContract.sidecarFiles.request}`] },
+            periodSeconds: 2,
+            timeoutSeconds: 5,
+            failureThreshold: 3,
+          },
+        }
+      : {}),
     volumeMounts: [...mounts, ...caBundle.mounts(t)],
   };
 }
 
-function agentContainer(t: TemplateDocument, lifecycle: PodLifecycle): IContainer {
+function agentContainer(t: TemplateDocument): IContainer {
   return {
     ...baseContainer(t, containers.agent, "run"),
     env: [...contractEnv(t, "run"), ...capabilityEnv(t), ...proxyEnv(t), ...caBundle.env(t), t.spliceItems(v("extraEnv").path)],
     resources: t.block(v("resources").yaml),
-    ...(lifecycle === "complete"
-      ? {
-          // Ready = the agent has taken its job (a hint a job can forge or remove: that only
-          // changes how KEDA counts this one pod, never beyond maxReplicas).
-          readinessProbe: {
-            exec: { command: ["test", "-e", `${paths.state}/${imageContract.stateFiles.taken}`] },
-            periodSeconds: 2,
-            failureThreshold: 1,
-          },
-        }
-      : {}),
     volumeMounts: [...containerMounts("agent"), ...caBundle.mounts(t), t.spliceItems(v("extraVolumeMounts").path)],
   };
 }
@@ -102,7 +103,7 @@ export function agentPodSpec(t: TemplateDocument, lifecycle: PodLifecycle): IPod
     ...t.when(v("affinity").path, { affinity: t.block(v("affinity").yaml) }),
     ...t.when(v("topologySpreadConstraints").path, { topologySpreadConstraints: t.block(v("topologySpreadConstraints").yaml) }),
     initContainers: [registerContainer(t), deregisterSidecar(t, lifecycle)],
-    containers: [agentContainer(t, lifecycle)],
+    containers: [agentContainer(t)],
     volumes: [
       emptyDir(volumes.agent),
       { name: volumes.work, ...t.spliceEntries(v("agent.workVolume").path) },

@@ -7,6 +7,7 @@ import { v } from "../model/values.ts";
  * bitnami `common`). Templates refer to them through `helper.X`, never by a typed string.
  */
 const chart = release.chartName;
+const releaseEnv = imageContract.env.release.name;
 export const helper = {
   name: `${chart}.name`,
   fullname: `${chart}.fullname`,
@@ -107,7 +108,8 @@ export function crossFieldRules(): CrossFieldRule[] {
       message: `${saName.key} is required when ${saCreate.key}=false: name an existing ServiceAccount, or set ${saCreate.key}=true`,
     },
     {
-      when: `and ${refreshEnabled.path} (not ${refreshSaCreate.path}) (not ${refreshSaName.path})`,
+      // Not with autoscaling: no refresh CronJob is rendered then.
+      when: `and ${refreshEnabled.path} (not ${autoscaling.path}) (not ${refreshSaCreate.path}) (not ${refreshSaName.path})`,
       message: `${refreshSaName.key} is required when ${refreshSaCreate.key}=false: name an existing ServiceAccount, set ${refreshSaCreate.key}=true, or disable the refresher with ${refreshEnabled.key}=false`,
     },
     {
@@ -148,6 +150,11 @@ export function crossFieldRules(): CrossFieldRule[] {
       range: { clause: `$name, $value := ${capabilities.path}`, subject: "$name" },
       when: `and $${autoscaling.path} (contains "," (toString $value))`,
       message: `${capabilities.key} has a comma in the value of %s: with ${autoscaling.key}=true the capabilities become KEDA's comma-separated demands list; remove the comma from that value`,
+    },
+    {
+      range: { clause: `$name, $_ := ${capabilities.path}`, subject: "$name" },
+      when: `and $${autoscaling.path} (lt (len (without (keys $${capabilities.path} | join "\\n" | lower | splitList "\\n") (lower $name))) (sub (len $${capabilities.path}) 1))`,
+      message: `${capabilities.key} has %s and another name that differs only in case: Azure DevOps compares capability names without case, so with ${autoscaling.key}=true KEDA could never match such a demand; rename one of them`,
     },
     {
       when: `and ${nsCreate.path} (not ${nsName.path})`,
@@ -259,15 +266,19 @@ export function helpersTpl(): string {
     ],
     [
       helper.placeholderName,
-      "Name of the release's placeholder agent (autoscaling): unique in a pool shared by namespaces.",
-      `{{- printf "%s-%s-placeholder" .Release.Namespace (include "${helper.fullname}" .) | trunc 64 | trimSuffix "-" }}`,
+      "Name of the release's placeholder agent (autoscaling): unique in a pool shared by namespaces (a hash of `<namespace>/<fullname>` when the readable part is cut).",
+      [
+        `{{- $readable := printf "%s-%s" .Release.Namespace (include "${helper.fullname}" .) | trunc 44 | trimSuffix "-" }}`,
+        `{{- printf "%s-placeholder-%s" $readable (include "${helper.release}" . | sha256sum | trunc 8) }}`,
+      ].join("\n"),
     ],
     [
       helper.kedaDemands,
-      "KEDA's demands: every demand an agent of this release satisfies, in both forms (`name` and `name -equals value`), comma-separated (KEDA does not trim). A job counts only when each of its demands is in this list.",
+      "KEDA's demands: what the release's agents and its placeholder both offer (AZP_RELEASE, the contract's placeholder system capabilities, agent.capabilities), in both forms (`name` and `name -equals value`), comma-separated (KEDA does not trim). A job counts only when each of its demands is in this list.",
       [
         `{{- $release := include "${helper.release}" . }}`,
-        `{{- $demands := list "AZP_RELEASE" (printf "AZP_RELEASE -equals %s" $release) }}`,
+        `{{- $demands := list "${releaseEnv}" (printf "${releaseEnv} -equals %s" $release) }}`,
+        ...Object.entries(imageContract.placeholderSystemCapabilities).flatMap(([name, value]) => [`{{- $demands = append $demands "${name}" }}`, `{{- $demands = append $demands "${name} -equals ${value}" }}`]),
         `{{- range $name, $value := ${v("agent.capabilities").path} }}`,
         `{{- $demands = append $demands $name }}`,
         `{{- $demands = append $demands (printf "%s -equals %s" $name (toString $value)) }}`,

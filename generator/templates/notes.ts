@@ -53,6 +53,10 @@ export function notesTxt(): string {
     `{{- if ${refreshEnabled} }}, "get", "patch" on deployment "${name}" to "{{ ${include(helper.refreshServiceAccountName)} }}"{{ end }}`,
     `{{- if ${v("gc.enabled").path} }}, "get", "delete" on pods to "{{ ${include(helper.gcServiceAccountName)} }}"{{ end }}, or agents will not be replaced after their job.`,
     "{{- end }}",
+    `{{- if and (not ${v("rbac.create").path}) ${v("autoscaling.enabled").path} ${v("gc.enabled").path} }}`,
+    "",
+    `RBAC is off (${v("rbac.create").key}=false): bind a Role allowing "get", "delete" on pods to ServiceAccount "{{ ${include(helper.gcServiceAccountName)} }}", or the collector cannot tell which agents' pods are gone.`,
+    "{{- end }}",
     "",
   ].join("\n");
 }

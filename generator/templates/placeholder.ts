@@ -6,9 +6,9 @@ import { helper, include } from "./helpers.ts";
 import { baseContainer, caBundle, component, containers, contractEnv, emptyDir, fullname, metadata, mount, paths, podSecurity, proxyEnv, tokenMount, tokenVolume, volumes } from "./pod-parts.ts";
 
 /**
- * The placeholder agent's hooks (autoscaling, issue #9): after install and upgrade a Job registers
- * the release's offline placeholder agent (or updates its capabilities), before uninstall one
- * removes it. Azure DevOps fails a job at once when no agent of the pool matches its demands; the
+ * The placeholder agent's hooks (autoscaling, issue #9): after install, upgrade and rollback a Job
+ * registers the release's offline placeholder agent (or updates its capabilities), before
+ * uninstall one removes it (never failing the uninstall: azp-placeholder). Azure DevOps fails a job at once when no agent of the pool matches its demands; the
  * placeholder is what lets the release's jobs queue while KEDA runs no agent pod. The collector
  * (azp-gc) re-creates it when someone removed it, and never collects it.
  */
@@ -53,7 +53,8 @@ export const placeholderTemplate: ChartTemplate = {
   file: "placeholder-hooks.yaml",
   source: "generator/templates/placeholder.ts",
   documents: (t) => [
-    { guard: v("autoscaling.enabled").path, object: hookJob(t, "ensure", "post-install,post-upgrade") },
+    // post-rollback too: a rollback to an autoscaling revision restores its placeholder at once.
+    { guard: v("autoscaling.enabled").path, object: hookJob(t, "ensure", "post-install,post-upgrade,post-rollback") },
     { guard: v("autoscaling.enabled").path, object: hookJob(t, "remove", "pre-delete") },
   ],
 };

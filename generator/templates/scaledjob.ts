@@ -14,12 +14,14 @@ import { component, fullname, metadata } from "./pod-parts.ts";
  * Settings, from KEDA's source (pkg/scaling/executor/scale_jobs.go, pkg/scalers/
  * azure_pipelines_scaler.go, v2.21.0) and docs (concepts/scaling-jobs, scalers/azure-pipelines):
  * - `scalingStrategy: accurate` + `pendingPodConditions: [Ready]`: KEDA creates
- *   queue − pending Jobs (capped so that running + new ≤ maxReplicas), where pending = Jobs whose
- *   pod is not Ready. Our job container is Ready only once its agent has *taken* a job, so every
- *   pod still starting or idle is pending and stands for one queued job: no duplicates while pods
- *   register. `default` (maxScale − running) under-scales once received jobs are no longer
- *   queued (KEDA ≥ 2.20), because running Jobs are subtracted from a queue that no longer holds
- *   their jobs; `eager` fills up to maxReplicas regardless of the queue.
+ *   min(queue, max − min) − pending Jobs, and never more than keep running + new ≤ maxReplicas
+ *   (its MaxReplicaCount() is max − min; minReplicaCount Jobs are kept besides), where pending =
+ *   unfinished Jobs whose pod is not Ready. Our pod is Ready only once Azure DevOps has given its
+ *   agent a job (the sidecar's readinessProbe), so every pod still starting or idle is pending and
+ *   stands for one queued job: no duplicates while pods register. `default` (queue − running)
+ *   under-scales once received jobs are no longer queued (KEDA ≥ 2.20): running Jobs are
+ *   subtracted from a queue that no longer holds their jobs; `eager` does not subtract pending
+ *   pods, so it starts duplicates for jobs whose pods are still registering.
  * - the queue: `fetchUnfinishedJobsOnly` (`completedRequestCount=0`: only queued and running
  *   requests, cheap on pools with long histories, unlike the default `$top=250` or `parent`'s
  *   full list); received jobs are not counted (KEDA 2.20; `scaleOnInFlight: "false"` keeps it so

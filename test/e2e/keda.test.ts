@@ -5,7 +5,8 @@ import type { JobView } from "../fake-ado/control.ts";
 import { reportFailure } from "./support/failure-report.ts";
 import { waitFor } from "./support/kube.ts";
 import { percentile } from "./support/metrics.ts";
-import { agentSelector, agentsOf, cleanupNamespace, E2E_PAT, install, poolIdOf, releaseCapability, startStack, teamValues, uninstall, type Release, type Stack } from "./support/stack.ts";
+import { release } from "../../generator/contract/release.ts";
+import { agentSelector, agentsOf, cleanupNamespace, E2E_PAT, install, poolIdOf, releaseCapability, startStack, teamValues, uninstall, valuesFile, type Release, type Stack } from "./support/stack.ts";
 
 /**
  * Queue-driven agents with the real KEDA operator (test/cluster/keda.sh) and the chart's
@@ -43,8 +44,9 @@ const autoscaling = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-const placeholderName = (rel: Release): string => `${rel.namespace}-${rel.fullname}-placeholder`;
-const placeholderOf = (rel: Release) => stack.fake.state().agents.find((agent) => agent.name === placeholderName(rel));
+/** The release's placeholder agent: carries its AZP_RELEASE, named `<namespace>-<fullname>-placeholder-<hash>`. */
+const placeholderOf = (rel: Release) =>
+  stack.fake.state().agents.find((agent) => agent.name.startsWith(`${rel.namespace}-${rel.fullname}-placeholder-`) && agent.systemCapabilities["AZP_RELEASE"] === releaseCapability(rel));
 const demandOf = (rel: Release): string => `AZP_RELEASE -equals ${releaseCapability(rel)}`;
 
 /** The Jobs KEDA made for a release's ScaledJob (KEDA labels them with its name). */
@@ -105,8 +107,9 @@ async function waitForNothingLeft(rel: Release): Promise<void> {
 const scalerCalls = () => stack.fake.requests().filter((r) => r.method === "GET" && /\/distributedtask\/pools\/\d+\/jobrequests(\?|$)/.test(r.path));
 
 beforeAll(async () => {
-  // As Azure DevOps does: a job no agent of the pool (online or offline) can run fails at once.
-  stack = await startStack([], { whenNoAgentMatches: "fail" });
+  // As Azure DevOps does (the fake's default): a job no agent of the pool, online or offline, can
+  // run fails at once; the placeholder is what lets the release's jobs queue at zero agents.
+  stack = await startStack();
   stack.fake.auth({ pats: [PAT_A] });
   poolId = poolIdOf(stack);
   for (const ns of NAMESPACES) await cleanupNamespace(stack, ns);
@@ -142,7 +145,7 @@ describe("scale to zero", () => {
   it("should pass helm test at zero agents (the placeholder is registered)", async () => {
     const out = await stack.kube.helmOk(["test", a.name, "--namespace", NS_A, "--logs", "--timeout", "3m"]);
     expect(out).toMatch(/Phase:\s+Succeeded/);
-    expect(out).toContain(`placeholder agent '${placeholderName(a)}' is registered`);
+    expect(out).toContain(`placeholder agent '${placeholderOf(a)?.name}' is registered`);
   });
 
   it("should run 5 queued jobs on exactly 5 Jobs, one job per pod, and come back to zero with nothing left behind", async () => {
@@ -153,7 +156,7 @@ describe("scale to zero", () => {
     const queued = stack.fake.enqueue(poolId, { script: "sleep 2; echo ran on $AGENT_NAME", demands: [demandOf(a)], count: 5 });
     // The placeholder is what lets the jobs queue at zero agents.
     expect(queued.outcome).toBe("queued");
-    expect(queued.matchedAgents).toEqual([placeholderName(a)]);
+    expect(queued.matchedAgents).toEqual([placeholderOf(a)?.name]);
 
     const jobs = await waitJobsFinished(queued.requestIds);
     expect(jobs.map((job) => job.result)).toEqual(Array(5).fill("succeeded"));
@@ -183,6 +186,7 @@ describe("scale to zero", () => {
       pollingIntervalSeconds: POLL_SECONDS,
       queuedToReceivedMs: latencies,
       queuedToReceivedMedianMs: percentile(latencies, 50),
+      queuedToReceivedMedianOverPollingInterval: Math.round((percentile(latencies, 50) / (POLL_SECONDS * 1000)) * 100) / 100,
       podsPerPipelineJob: pods.length / jobs.length,
       kedaJobsPerPipelineJob: seenA.jobs.length / jobs.length,
       scalerCalls: calls.length,
@@ -216,7 +220,7 @@ describe("a token Azure DevOps no longer accepts", () => {
 
       const test = await stack.kube.helm(["test", a.name, "--namespace", NS_A, "--logs", "--timeout", "3m"]);
       expect(test.code).not.toBe(0);
-      expect(`${test.stdout}${test.stderr}`).toMatch(/rejected the PAT|denied access|PAT/);
+      expect(`${test.stdout}${test.stderr}`).toContain("Azure DevOps rejected the PAT in AZP_TOKEN_FILE as invalid");
     } finally {
       stack.fake.auth({ pats: [PAT_A] });
     }
@@ -250,6 +254,24 @@ describe("minReplicas and maxReplicas", () => {
     await uninstall(stack, c);
     await waitForNothingLeft(c);
     expect(placeholderOf(c)).toBeUndefined();
+  });
+});
+
+describe("a KEDA older than 2.20", () => {
+  it("should refuse the install with a message naming the version found and the fix", async () => {
+    const crd = "scaledjobs.keda.sh";
+    const label = "app.kubernetes.io/version";
+    const actual = await stack.kube.ok(["get", "crd", crd, "-o", `jsonpath={.metadata.labels.app\\.kubernetes\\.io/version}`]);
+    await stack.kube.ok(["label", "crd", crd, `${label}=2.19.0`, "--overwrite"]);
+    try {
+      const r = await stack.kube.helm(["install", "old-keda", stack.chartRef, "--version", release.chartVersion, ...(stack.env.registryPlainHttp ? ["--plain-http"] : []),
+        "--namespace", NS_C, "--create-namespace", "-f", valuesFile(stack, "old-keda", teamValues(stack, { autoscaling: autoscaling() }))]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain("autoscaling.enabled=true needs KEDA >= 2.20.0, but the cluster runs KEDA 2.19.0");
+      expect(r.stderr).toContain("autoscaling.kedaVersionCheck=false");
+    } finally {
+      await stack.kube.ok(["label", "crd", crd, `${label}=${actual}`, "--overwrite"]);
+    }
   });
 });
 

@@ -179,6 +179,48 @@ describe("azp-gc removes what no pod will remove", () => {
   });
 });
 
+describe("azp-gc with autoscaling (KEDA Job pods, the placeholder)", () => {
+  const placeholder = "ns-x-azp-agent-placeholder-0123abcd";
+  const withPlaceholder = (): Record<string, string> => ({ [names.placeholderAgent.name]: placeholder, [names.placeholderCapabilities.name]: '{"TEAM":"a"}' });
+  const placeholderAgent = () => env.fake.state().agents.find((a) => a.name === placeholder);
+
+  it("should remove the agent of a finished Job pod (kept for KEDA's history) and keep that pod", async () => {
+    const finished = await agent({ pod: "present" });
+    kube.podPhases.set(finished.name, "Failed");
+    const running = await agent({ pod: "present" });
+    const r = await gc({ env: withPlaceholder() });
+    expect(r.code, r.output).toBe(0);
+    expect(agentsInPool(env.fake, env.poolId)).toContain(running.name);
+    expect(agentsInPool(env.fake, env.poolId)).not.toContain(finished.name);
+    expect(kube.requests.filter((q) => q.method === "DELETE")).toEqual([]);
+  });
+
+  it("should never collect the release's placeholder, and register it again when someone removed it", async () => {
+    const first = await gc({ env: withPlaceholder() });
+    expect(first.code, first.output).toBe(0);
+    expect(first.output).toContain(`placeholder agent '${placeholder}' was missing or changed: created`);
+    const created = placeholderAgent();
+    expect(created?.status).toBe("offline");
+    expect(created?.systemCapabilities).toMatchObject({ [names.release.name]: release, TEAM: "a" });
+
+    // Offline, no pod of its name, past the grace: anything else would be collected.
+    kube.absentPods.add(placeholder);
+    const second = await gc({ env: withPlaceholder() });
+    expect(second.code, second.output).toBe(0);
+    expect(second.output).toContain(`kept agent ${created?.id} '${placeholder}': the release's placeholder agent`);
+    expect(placeholderAgent()?.id).toBe(created?.id);
+    expect(agentDeletes(env.fake)).toEqual([]);
+  });
+
+  it("should collect a placeholder left behind once autoscaling is off (no AZP_PLACEHOLDER_AGENT)", async () => {
+    expect((await gc({ env: withPlaceholder() })).code).toBe(0);
+    kube.absentPods.add(placeholder);
+    const r = await gc();
+    expect(r.code, r.output).toBe(0);
+    expect(placeholderAgent()).toBeUndefined();
+  });
+});
+
 describe("azp-gc when something is wrong", () => {
   it.each([
     ["an invalid PAT", { token: UNKNOWN_PAT }, 4, "rejected the PAT in AZP_TOKEN_FILE as invalid"],

@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { imageContract, tokenFilePath } from "../../generator/contract/image.ts";
-import { LISTENING, PAT, POOL, UNKNOWN_PAT, type ImageTestEnv } from "./support/environment.ts";
+import { AGENT_VERSION, LISTENING, PAT, POOL, UNKNOWN_PAT, type ImageTestEnv } from "./support/environment.ts";
 import { useImageEnv } from "./support/hooks.ts";
 import { agentDeletes, agentsInPool, imageRequests, newPod } from "./support/fixtures.ts";
 import { runOneShot } from "./support/pod.ts";
@@ -15,7 +17,7 @@ import { waitUntil } from "./support/docker.ts";
  * placeholder agent. GIVEN the image with the fake agent baked in and the fake Azure DevOps.
  */
 
-const { env: names, commands, stateFiles } = imageContract;
+const { env: names, commands, sidecarFiles, volumes } = imageContract;
 const complete = { [names.podLifecycle.name]: "complete" };
 
 let env: ImageTestEnv;
@@ -26,12 +28,15 @@ describe("a Job's agent pod (lifecycle complete)", () => {
     const pod = newPod(env, { env: { deregister: complete, agent: complete } });
     await pod.start();
     await pod.waitForLog("agent", LISTENING);
-    expect(pod.hint(stateFiles.taken)).toBe(false);
+    // The file the sidecar's readinessProbe looks for (KEDA counts a pod without it as pending),
+    // in the sidecar's private /tmp: absent while the agent waits for a job.
+    const assigned = join(pod.volumeDir(volumes.registrarTmp), sidecarFiles.request);
+    expect(existsSync(assigned)).toBe(false);
 
     const [id] = env.fake.enqueueJobs(env.poolId, { script: "echo one job; sleep 2" });
+    await waitUntil(() => existsSync(assigned), "the sidecar to record the assigned job", 30_000);
+    expect(env.fake.job(id!).state).not.toBe("finished");
     expect(await env.fake.waitFor(() => env.fake.job(id!).result, { timeoutMs: 90_000 })).toBe("succeeded");
-    // The readiness hint KEDA counts by was set when the job started, and stays.
-    expect(pod.hint(stateFiles.taken)).toBe(true);
 
     // No SIGTERM: the job container ends by itself once the sidecar removed the agent.
     expect((await pod.waitForExit("agent", 60_000)).exitCode).toBe(0);
@@ -75,11 +80,16 @@ describe("a Job's agent pod (lifecycle complete)", () => {
     expect(agentsInPool(env.fake, env.poolId)).toEqual([pod.name]);
     expect(await pod.running("agent")).toBe(true);
 
-    // A second idle agent of the release: now one of them is surplus and retires.
+    // A second idle agent of the release: now one of them is surplus, and the newer one retires.
     const second = newPod(env, { release, env: { deregister: keep, agent: complete } });
     await second.start();
     await second.waitForLog("agent", LISTENING);
     await env.fake.waitFor(() => agentsInPool(env.fake, env.poolId).length === 1 || undefined, { timeoutMs: 60_000, what: "one of two idle agents to retire" });
+    expect((await second.waitForExit("agent", 30_000)).exitCode).toBe(0);
+    // The kept one stays past further timeouts (both looked at least twice more by then).
+    await new Promise((resolve) => setTimeout(resolve, 8_000));
+    expect(agentsInPool(env.fake, env.poolId)).toEqual([pod.name]);
+    expect(await pod.running("agent")).toBe(true);
     for (const p of [pod, second]) {
       await p.signal("agent");
       await p.signal("deregister");
@@ -89,7 +99,7 @@ describe("a Job's agent pod (lifecycle complete)", () => {
 
 describe("azp-placeholder", () => {
   const release = "azp-keda/team-a-azp-agent";
-  const name = "azp-keda-team-a-azp-agent-placeholder";
+  const name = "azp-keda-team-a-azp-agent-placeholder-0123abcd";
   const run = (action: string, options: { token?: string; capabilities?: string } = {}) =>
     runOneShot({
       image: env.image,
@@ -115,8 +125,8 @@ describe("azp-placeholder", () => {
     expect(created.stdout).toContain(": created;");
     const agent = placeholder();
     expect(agent?.status).toBe("offline");
-    expect(agent?.systemCapabilities).toMatchObject({ AZP_RELEASE: release, TEAM: "a", "Agent.Name": name });
-    expect(agent?.systemCapabilities["Agent.Version"]).toMatch(/^\d+\.\d+\.\d+$/);
+    // Exactly what the chart offers KEDA as demands, and Agent.Version (every job demands it; KEDA ignores it).
+    expect(agent?.systemCapabilities).toEqual({ AZP_RELEASE: release, TEAM: "a", ...imageContract.placeholderSystemCapabilities, "Agent.Version": AGENT_VERSION });
     // A job demanding the release now queues instead of failing at once.
     const queued = env.fake.enqueue(env.poolId, { script: "true", demands: [`AZP_RELEASE -equals ${release}`, "TEAM -equals a"] });
     expect(queued.outcome).toBe("queued");
@@ -135,11 +145,26 @@ describe("azp-placeholder", () => {
     expect((await run("remove")).stdout).toContain(": absent");
   });
 
-  it("should fail with the PAT's problem and a non-zero exit when Azure DevOps rejects the token", async () => {
+  it("should fail to ensure with the PAT's problem when Azure DevOps rejects the token, but never fail an uninstall", async () => {
     const r = await run("ensure", { token: UNKNOWN_PAT });
-    expect(r.code).not.toBe(0);
-    expect(r.output).toMatch(/PAT/);
+    expect(r.code).toBe(4);
+    expect(r.output).toContain("Azure DevOps rejected the PAT in AZP_TOKEN_FILE as invalid");
     expect(placeholder()).toBeUndefined();
+    // Helm aborts an uninstall whose pre-delete hook fails: removal says what to do by hand instead.
+    const removal = await run("remove", { token: UNKNOWN_PAT });
+    expect(removal.code, removal.output).toBe(0);
+    expect(removal.output).toContain(`could not remove the placeholder agent '${name}'`);
+  });
+
+  it("should never take over or remove an agent of its name that belongs to another release", async () => {
+    const other = newPod(env, { name, release: "azp-keda/someone-else" });
+    expect((await other.register()).exitCode).toBe(0);
+    const r = await run("ensure");
+    expect(r.code).toBe(5);
+    expect(r.output).toContain(`has an agent named '${name}'`);
+    expect(r.output).toContain("is not the placeholder of release");
+    expect((await run("remove")).code).toBe(0);
+    expect(agentsInPool(env.fake, env.poolId)).toEqual([name]);
   });
 
   it("should refuse an unknown action", async () => {

@@ -5,6 +5,7 @@ import type { FakeAdo } from "../fake-ado/server.ts";
 import { EXPIRED_PAT, PAT, POOL, UNKNOWN_PAT, type ImageTestEnv } from "./support/environment.ts";
 import { useImageEnv } from "./support/hooks.ts";
 import { newPod } from "./support/fixtures.ts";
+import { basic, registerAgent } from "../fake-ado/test-client.ts";
 import { runOneShot } from "./support/pod.ts";
 import type { ExecResult } from "./support/docker.ts";
 
@@ -90,6 +91,30 @@ const failures: SmokeFailure[] = [
   { name: "a malformed AZP_RELEASE", env: { [names.release.name]: "Team A" }, exitCode: 2, message: "AZP_RELEASE must be '<namespace>/<release fullname>'" },
   { name: "a malformed AZP_SMOKE_MIN_AGENTS", env: { [names.smokeMinAgents.name]: "two" }, exitCode: 2, message: "AZP_SMOKE_MIN_AGENTS must be a whole number >= 0" },
 ];
+
+describe("azp-smoke with autoscaling (AZP_PLACEHOLDER_AGENT)", () => {
+  const placeholder = "azp-smoke-placeholder-0123abcd";
+  const withPlaceholder = { [names.placeholderAgent.name]: placeholder, [names.smokeMinAgents.name]: "0", [names.smokeTimeout.name]: "3" };
+
+  it("should fail with its own message while the release's placeholder is not registered", async () => {
+    const r = await smoke({ env: withPlaceholder });
+    expect(r.code).toBe(8);
+    expect(r.output).toContain(`the placeholder agent '${placeholder}' of release '${release}' is not registered in pool '${POOL}'`);
+  });
+
+  it("should pass at zero agents once the placeholder is registered, and not count it as an agent", async () => {
+    await registerAgent(env.fake, env.poolId, placeholder, basic("user", PAT), undefined, { [names.release.name]: release });
+    const r = await smoke({ env: withPlaceholder });
+    expect(r.code, r.output).toBe(0);
+    expect(r.stdout).toContain(`ok: placeholder agent '${placeholder}' is registered (offline; it never runs jobs)`);
+    expect(r.stdout).toContain(`ok: 0 agent(s) of release '${release}' registered`);
+  });
+
+  it("should not take another release's agent of that name for the placeholder", async () => {
+    await registerAgent(env.fake, env.poolId, placeholder, basic("user", PAT), undefined, { [names.release.name]: "azp-smoke/other-azp-agent" });
+    expect((await smoke({ env: withPlaceholder })).code).toBe(8);
+  });
+});
 
 describe("azp-smoke failures", () => {
   it.each(failures)("should exit $exitCode on $name", async (failure) => {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
 import { kedaApi, kedaMinVersion } from "../../generator/templates/helpers.ts";
@@ -19,6 +20,7 @@ const capabilities = { TEAM: "a", dotnet: "8.0" };
 const values = { autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 7, pollingInterval: 20 }, agent: { capabilities } };
 const fullname = fullnameOf(RELEASE);
 const releaseCapability = `${NAMESPACE}/${fullname}`;
+const placeholderName = `${NAMESPACE}-${fullname}-placeholder-${createHash("sha256").update(releaseCapability).digest("hex").slice(0, 8)}`;
 
 const autoscaled = new Rendering(render({ valuesFiles: [base.file], values: [values] }));
 const deploymentMode = new Rendering(render({ valuesFiles: [base.file], values: [{ agent: { capabilities } }] }));
@@ -43,13 +45,13 @@ describe("autoscaling rendering: resources", () => {
   it("should register the placeholder after install and upgrade, and remove it before uninstall", () => {
     const hooks = autoscaled.all("Job").map((job) => ({ hook: job.metadata?.annotations?.["helm.sh/hook"], args: job.spec?.template.spec?.containers[0]?.args }));
     expect(hooks).toEqual([
-      { hook: "post-install,post-upgrade", args: ["ensure"] },
+      { hook: "post-install,post-upgrade,post-rollback", args: ["ensure"] },
       { hook: "pre-delete", args: ["remove"] },
     ]);
     for (const job of autoscaled.all("Job")) {
       const spec = podSpecOf(job);
       expect(spec.automountServiceAccountToken).toBe(false);
-      expect(envOf(spec, containers.placeholder)[env.placeholderAgent.name]).toBe(`${NAMESPACE}-${fullname}-placeholder`);
+      expect(envOf(spec, containers.placeholder)[env.placeholderAgent.name]).toBe(placeholderName);
       expect(JSON.parse(envOf(spec, containers.placeholder)[env.placeholderCapabilities.name]!)).toEqual(capabilities);
     }
   });
@@ -85,10 +87,12 @@ describe("autoscaling rendering: the ScaledJob", () => {
     expect(auth.spec?.secretTargetRef).toEqual([{ parameter: "personalAccessToken", name: fullname, key: imageContract.tokenFileName }]);
   });
 
-  it("should offer exactly the release's capabilities as demands, both forms, with no space after a comma", () => {
+  it("should offer exactly what the placeholder carries as demands (Agent.Version aside), both forms, with no space after a comma", () => {
     expect(String(trigger.metadata["demands"]).split(",")).toEqual([
       "AZP_RELEASE",
       `AZP_RELEASE -equals ${releaseCapability}`,
+      "Agent.OS",
+      "Agent.OS -equals Linux",
       "TEAM",
       "TEAM -equals a",
       "dotnet",
@@ -131,9 +135,15 @@ describe("autoscaling rendering: one pod emitter", () => {
     expect(jobPod.automountServiceAccountToken).toBe(false);
   });
 
-  it("should make the job container Ready only once its agent has taken a job", () => {
-    expect(containerNamed(jobPod, containers.agent).readinessProbe?.exec?.command).toEqual(["test", "-e", `${imageContract.paths.state}/${imageContract.stateFiles.taken}`]);
-    expect(containerNamed(deploymentPod, containers.agent).readinessProbe).toBeUndefined();
+  it("should make the pod Ready only once Azure DevOps gave its agent a job, by a file in the sidecar's private /tmp", () => {
+    const sidecar = containerNamed(jobPod, containers.deregister);
+    expect(sidecar.readinessProbe?.exec?.command).toEqual(["test", "-f", `${imageContract.paths.tmp}/${imageContract.sidecarFiles.request}`]);
+    // That /tmp is the sidecar's own volume: the job container never mounts it.
+    const tmp = sidecar.volumeMounts?.find((m) => m.mountPath === imageContract.paths.tmp)?.name;
+    expect(tmp).toBe(volumes.registrarTmp);
+    expect(containerNamed(jobPod, containers.agent).volumeMounts?.map((m) => m.name)).not.toContain(tmp);
+    expect(containerNamed(jobPod, containers.agent).readinessProbe).toBeUndefined();
+    expect(containerNamed(deploymentPod, containers.deregister).readinessProbe).toBeUndefined();
   });
 
   it("should keep every pod of the release restricted and non-root", () => {

@@ -44,6 +44,12 @@ const violations: { case: string; values: JsonObject; rule: CrossFieldRule; name
     rule: rule("agent.capabilities has a comma in the value of"),
     name: "tools",
   },
+  {
+    case: "autoscaling with two capability names that differ only in case",
+    values: { autoscaling: { enabled: true }, agent: { capabilities: { java: "17", Team: "a", TEAM: "b" } } },
+    rule: rule("agent.capabilities has %s and another name that differs only in case"),
+    name: "TEAM",
+  },
   // Would replace the release identity helm test counts agents by.
   { case: "a capability named AZP_RELEASE", values: { agent: { capabilities: { java: "17", AZP_RELEASE: "x/y" } } }, rule: rule("agent.capabilities has the reserved name"), name: "AZP_RELEASE" },
   { case: "an extra variable named AZP_WORK", values: { extraEnv: [{ name: "GOFLAGS", value: "-mod=mod" }, { name: "AZP_WORK", value: "/tmp/w" }] }, rule: rule("extraEnv has the reserved name"), name: "AZP_WORK" },
@@ -62,6 +68,7 @@ const validCombinations: { case: string; values: JsonObject }[] = [
   { case: "namespace.create with a name", values: { namespace: { create: true, name: "agents" } } },
   { case: "minReplicas above maxReplicas without autoscaling", values: { autoscaling: { minReplicas: 5, maxReplicas: 3 } } },
   { case: "a comma in a capability without autoscaling", values: { agent: { capabilities: { tools: "docker,helm" } } } },
+  { case: "capability names differing only in case without autoscaling", values: { agent: { capabilities: { Team: "a", TEAM: "b" } } } },
   { case: "a namespace name without creating it", values: { namespace: { name: "agents" } } },
   { case: "capabilities and extra variables with their own names", values: { agent: { capabilities: { java: "17", AZP_RELEASE_TRAIN: "q3" } }, extraEnv: [{ name: "GOFLAGS", value: "-mod=mod" }] } },
 ];

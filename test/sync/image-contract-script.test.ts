@@ -34,6 +34,7 @@ describe("agent-image/generated/contract.sh", () => {
     ...Object.fromEntries(Object.entries(c.stateFiles).map(([k, value]) => [`AZP_STATE_FILE_${snake(k)}`, value])),
     ...Object.fromEntries(Object.entries(c.sidecarFiles).map(([k, value]) => [`AZP_SIDECAR_FILE_${snake(k)}`, value])),
     AZP_TOKEN_FILE_DEFAULT: `${c.paths.secrets}/${c.tokenFileName}`,
+    AZP_PLACEHOLDER_SYSTEM_CAPABILITIES: JSON.stringify(c.placeholderSystemCapabilities),
     // Literal on purpose: the list a test must not recompute with the generator's own function.
     AZP_AGENT_IGNORE_DEFAULT:
       "AZP_URL,AZP_POOL,AZP_TOKEN_FILE,AZP_AGENT_NAME,AZP_WORK,AZP_AGENT_SOURCE,AZP_AGENT_PACKAGE_URL,AZP_AGENT_PACKAGE_SHA256,AZP_DOWNLOAD_TIMEOUT_SECONDS," +

@@ -115,15 +115,18 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- printf "%s/%s" .Release.Namespace (include "azp-agent.fullname" .) }}
 {{- end }}
 
-{{/* Name of the release's placeholder agent (autoscaling): unique in a pool shared by namespaces. */}}
+{{/* Name of the release's placeholder agent (autoscaling): unique in a pool shared by namespaces (a hash of `<namespace>/<fullname>` when the readable part is cut). */}}
 {{- define "azp-agent.placeholderName" -}}
-{{- printf "%s-%s-placeholder" .Release.Namespace (include "azp-agent.fullname" .) | trunc 64 | trimSuffix "-" }}
+{{- $readable := printf "%s-%s" .Release.Namespace (include "azp-agent.fullname" .) | trunc 44 | trimSuffix "-" }}
+{{- printf "%s-placeholder-%s" $readable (include "azp-agent.release" . | sha256sum | trunc 8) }}
 {{- end }}
 
-{{/* KEDA's demands: every demand an agent of this release satisfies, in both forms (`name` and `name -equals value`), comma-separated (KEDA does not trim). A job counts only when each of its demands is in this list. */}}
+{{/* KEDA's demands: what the release's agents and its placeholder both offer (AZP_RELEASE, the contract's placeholder system capabilities, agent.capabilities), in both forms (`name` and `name -equals value`), comma-separated (KEDA does not trim). A job counts only when each of its demands is in this list. */}}
 {{- define "azp-agent.kedaDemands" -}}
 {{- $release := include "azp-agent.release" . }}
 {{- $demands := list "AZP_RELEASE" (printf "AZP_RELEASE -equals %s" $release) }}
+{{- $demands = append $demands "Agent.OS" }}
+{{- $demands = append $demands "Agent.OS -equals Linux" }}
 {{- range $name, $value := .Values.agent.capabilities }}
 {{- $demands = append $demands $name }}
 {{- $demands = append $demands (printf "%s -equals %s" $name (toString $value)) }}
@@ -165,7 +168,7 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- if and (not .Values.serviceAccount.create) (not .Values.serviceAccount.name) }}
 {{- fail `serviceAccount.name is required when serviceAccount.create=false: name an existing ServiceAccount, or set serviceAccount.create=true` }}
 {{- end }}
-{{- if and .Values.refresh.enabled (not .Values.refresh.serviceAccount.create) (not .Values.refresh.serviceAccount.name) }}
+{{- if and .Values.refresh.enabled (not .Values.autoscaling.enabled) (not .Values.refresh.serviceAccount.create) (not .Values.refresh.serviceAccount.name) }}
 {{- fail `refresh.serviceAccount.name is required when refresh.serviceAccount.create=false: name an existing ServiceAccount, set refresh.serviceAccount.create=true, or disable the refresher with refresh.enabled=false` }}
 {{- end }}
 {{- if and .Values.gc.enabled (not .Values.gc.serviceAccount.create) (not .Values.gc.serviceAccount.name) }}
@@ -199,6 +202,11 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- range $name, $value := .Values.agent.capabilities }}
 {{- if and $.Values.autoscaling.enabled (contains "," (toString $value)) }}
 {{- fail (printf `agent.capabilities has a comma in the value of %s: with autoscaling.enabled=true the capabilities become KEDA's comma-separated demands list; remove the comma from that value` $name) }}
+{{- end }}
+{{- end }}
+{{- range $name, $_ := .Values.agent.capabilities }}
+{{- if and $.Values.autoscaling.enabled (lt (len (without (keys $.Values.agent.capabilities | join "\n" | lower | splitList "\n") (lower $name))) (sub (len $.Values.agent.capabilities) 1)) }}
+{{- fail (printf `agent.capabilities has %s and another name that differs only in case: Azure DevOps compares capability names without case, so with autoscaling.enabled=true KEDA could never match such a demand; rename one of them` $name) }}
 {{- end }}
 {{- end }}
 {{- if and .Values.namespace.create (not .Values.namespace.name) }}

@@ -39,6 +39,8 @@ export interface FakeKube {
   readonly absentPods: Set<string>;
   /** The AZP_RELEASE the chart set on a pod's containers (its spec shows it); others have none. */
   readonly podReleases: Map<string, string>;
+  /** A pod's status.phase (a finished Job pod: Succeeded or Failed); others are Running. */
+  readonly podPhases: Map<string, string>;
   /** When true, every pod request answers 403 (the Role lacks the verb). */
   podsForbidden: boolean;
   /** When true, every request answers 401 (the ServiceAccount was deleted, as on helm uninstall). */
@@ -89,6 +91,7 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
   };
   const absentPods = new Set<string>();
   const podReleases = new Map<string, string>();
+  const podPhases = new Map<string, string>();
   const state = { rejectAll: false, podsForbidden: false };
 
   const server: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
@@ -115,6 +118,7 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
             ],
             containers: [{ name: imageContract.containers.agent }],
           },
+          status: { phase: podPhases.get(podName) ?? "Running" },
         });
       if (pod && state.podsForbidden) {
         return send(403, status(403, "Forbidden", `pods "${podName}" is forbidden: User "system:serviceaccount:${namespace}:azp" cannot ${(req.method ?? "").toLowerCase()} resource "pods" in API group "" in the namespace "${namespace}"`));
@@ -161,6 +165,7 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
     terminating,
     absentPods,
     podReleases,
+    podPhases,
     get podsForbidden() {
       return state.podsForbidden;
     },
@@ -189,6 +194,7 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
       terminating.clear();
       absentPods.clear();
       podReleases.clear();
+      podPhases.clear();
       state.podsForbidden = false;
       state.rejectAll = false;
     },
