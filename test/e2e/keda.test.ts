@@ -6,7 +6,24 @@ import { reportFailure } from "./support/failure-report.ts";
 import { waitFor } from "./support/kube.ts";
 import { percentile } from "./support/metrics.ts";
 import { release } from "../../generator/contract/release.ts";
-import { agentSelector, agentsOf, cleanupNamespace, E2E_PAT, install, poolIdOf, releaseCapability, startStack, teamValues, uninstall, valuesFile, type Release, type Stack } from "./support/stack.ts";
+import {
+  agentSelector,
+  agentsOf,
+  cleanupNamespace,
+  E2E_PAT,
+  install,
+  poolIdOf,
+  releaseCapability,
+  runGc,
+  startStack,
+  teamValues,
+  uninstall,
+  upgrade,
+  valuesFile,
+  waitForSteadyPool,
+  type Release,
+  type Stack,
+} from "./support/stack.ts";
 
 /**
  * Queue-driven agents with the real KEDA operator (test/cluster/keda.sh) and the chart's
@@ -254,6 +271,36 @@ describe("minReplicas and maxReplicas", () => {
     await uninstall(stack, c);
     await waitForNothingLeft(c);
     expect(placeholderOf(c)).toBeUndefined();
+  });
+});
+
+describe("switching modes with helm upgrade", () => {
+  it("should replace the Deployment's agents by the ScaledJob and back, leaving no agent behind, and the collector removes the placeholder afterwards", async () => {
+    const steady = { replicaCount: 2, gc: { offlineGraceSeconds: 0 } };
+    const s = await install(stack, "switch", NS_C, teamValues(stack, steady));
+    await waitForSteadyPool(stack, s, 2);
+
+    // On: the Deployment's idle agents leave with their pods, the placeholder comes.
+    await upgrade(stack, s, teamValues(stack, { ...steady, autoscaling: autoscaling() }));
+    expect(await stack.kube.ok(["-n", NS_C, "get", "deployment", "-l", `app.kubernetes.io/instance=${s.name}`, "-o", "name"])).toBe("");
+    await waitForNothingLeft(s);
+    expect(placeholderOf(s)?.status).toBe("offline");
+    const queued = stack.fake.enqueue(poolId, { script: "echo switched", demands: [demandOf(s)] });
+    expect(queued.outcome).toBe("queued");
+    const [job] = await waitJobsFinished(queued.requestIds);
+    expect(job?.result).toBe("succeeded");
+    await waitForNothingLeft(s);
+
+    // Off again: a steady pool; the placeholder stays until the collector's next run removes it.
+    await upgrade(stack, s, teamValues(stack, { ...steady, replicaCount: 1 }));
+    await waitForSteadyPool(stack, s, 1);
+    // The ScaledJob's Jobs go with it (their owner).
+    await waitFor("the ScaledJob's Jobs to be gone", async () => ((await kedaJobs(s)).length === 0 ? true : undefined), 60_000);
+    const gc = await runGc(stack, s, "switch-gc");
+    expect(gc.succeeded, gc.log).toBe(true);
+    expect(placeholderOf(s)).toBeUndefined();
+    await uninstall(stack, s);
+    await waitForNothingLeft(s);
   });
 });
 
