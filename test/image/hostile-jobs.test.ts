@@ -119,6 +119,37 @@ describe("a job that plants symlinks and FIFOs at every hint path", () => {
   });
 });
 
+describe("a job in a KEDA Job's pod (lifecycle complete) that forges agent-removed and plants FIFOs", () => {
+  it("should not stop the sidecar, keep the agent until Azure DevOps says the job is over, and let the pod complete", async () => {
+    const complete = { [imageContract.env.podLifecycle.name]: "complete" };
+    const pod = await startedPod({ env: { deregister: complete, agent: complete } });
+    const job = await enqueue(
+      [
+        "set +e",
+        `cd ${paths.state}`,
+        `rm -f ${stateFiles.busy} ${stateFiles.removed} ${stateFiles.exited}`,
+        // "The agent is gone, nothing runs": azp-run may stop this job's own listener; the sidecar decides on Azure DevOps.
+        `touch ${stateFiles.removed}`,
+        `mkfifo ${stateFiles.busy} ${stateFiles.exited}`,
+        "sleep 4",
+        "echo forged",
+      ].join("\n"),
+    );
+    const result = await finished(job);
+    // Whether the job ran to its end or its own listener was stopped, the agent is removed only
+    // after Azure DevOps has the job finished, and the readiness record stays the sidecar's own file.
+    await env.fake.waitFor(() => agentsInPool(env.fake, env.poolId).length === 0 || undefined, { timeoutMs: STATUS_CHECK_MS + 20_000, what: "the agent's removal" });
+    expect(Date.parse(agentDeletes(env.fake)[0]?.time ?? "")).toBeGreaterThanOrEqual(Date.parse(result.finishTime ?? ""));
+    expect(statSync(join(pod.volumeDir(imageContract.volumes.registrarTmp), imageContract.sidecarFiles.request)).isFile()).toBe(true);
+    // The job container completes by itself; the sidecar is still there, waiting for the kubelet.
+    expect((await pod.waitForExit("agent", 60_000)).exitCode).toBe(0);
+    expect(await pod.running("deregister")).toBe(true);
+    await pod.signal("deregister");
+    expect((await pod.waitForExit("deregister", 15_000)).exitCode).toBe(0);
+    await expectNoPatAnywhere(pod);
+  });
+});
+
 describe("a job that forges the hints", () => {
   it("should not get its agent removed while it still runs (Azure DevOps says it is busy)", async () => {
     const pod = await startedPod();
