@@ -5,6 +5,7 @@ import type { JobView } from "../fake-ado/control.ts";
 import { reportFailure } from "./support/failure-report.ts";
 import { waitFor } from "./support/kube.ts";
 import { percentile } from "./support/metrics.ts";
+import { imageContract } from "../../generator/contract/image.ts";
 import { release } from "../../generator/contract/release.ts";
 import {
   agentSelector,
@@ -63,7 +64,7 @@ const autoscaling = (overrides: Record<string, unknown> = {}) => ({
 
 /** The release's placeholder agent: carries its AZP_RELEASE, named `<namespace>-<fullname>-placeholder-<hash>`. */
 const placeholderOf = (rel: Release) =>
-  stack.fake.state().agents.find((agent) => agent.name.startsWith(`${rel.namespace}-${rel.fullname}-placeholder-`) && agent.systemCapabilities["AZP_RELEASE"] === releaseCapability(rel));
+  stack.fake.state().agents.find((agent) => agent.name.startsWith(`${rel.namespace}-${rel.fullname}-placeholder-`) && agent.systemCapabilities[imageContract.env.release.name] === releaseCapability(rel));
 const demandOf = (rel: Release): string => `AZP_RELEASE -equals ${releaseCapability(rel)}`;
 
 /** The Jobs KEDA made for a release's ScaledJob (KEDA labels them with its name). */
@@ -155,7 +156,7 @@ describe("scale to zero", () => {
     expect(await kedaJobs(a)).toEqual([]);
     const placeholder = placeholderOf(a);
     expect(placeholder?.status).toBe("offline");
-    expect(placeholder?.systemCapabilities["AZP_RELEASE"]).toBe(releaseCapability(a));
+    expect(placeholder?.systemCapabilities[imageContract.env.release.name]).toBe(releaseCapability(a));
     expect(placeholder?.systemCapabilities["TEAM"]).toBe("a");
   });
 
