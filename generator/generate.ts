@@ -8,9 +8,11 @@ import { chartReadme } from "./docs/chart-readme.ts";
 import { imageFiles } from "./image/image-contract-files.ts";
 import { valuesModel } from "./model/values-model.ts";
 import { renderTemplate, type ChartTemplate } from "./templates/chart-template.ts";
+import { admissionPolicyTemplate } from "./templates/admission-policy.ts";
 import { cronJobTemplate } from "./templates/cronjob.ts";
 import { deploymentTemplate } from "./templates/deployment.ts";
 import { helpersTpl } from "./templates/helpers.ts";
+import { networkPolicyTemplate } from "./templates/network-policy.ts";
 import { namespaceTemplate } from "./templates/namespace.ts";
 import { placeholderTemplate } from "./templates/placeholder.ts";
 import { scaledJobTemplate } from "./templates/scaledjob.ts";
@@ -32,6 +34,8 @@ export const chartTemplates: ChartTemplate[] = [
   serviceAccountTemplate,
   roleTemplate,
   roleBindingTemplate,
+  admissionPolicyTemplate,
+  networkPolicyTemplate,
   deploymentTemplate,
   scaledJobTemplate,
   placeholderTemplate,

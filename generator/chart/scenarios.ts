@@ -73,4 +73,17 @@ export const scenarios: Scenario[] = [
     description: "The article's behaviour: download the latest agent at pod start (https only), trusting an extra CA.",
     values: { azp: { ...connection, token: "ci-fake-pat-0000" }, agent: { source: "download" }, caBundle: { configMap: "azp-ca", key: "ca.pem" }, replicaCount: 1 },
   },
+  {
+    name: "isolation",
+    description: "NetworkPolicies on: Azure DevOps and the API server narrowed to their ranges, and a package feed the jobs may reach.",
+    values: {
+      azp: { ...connection, token: "ci-fake-pat-0000" },
+      networkPolicy: {
+        enabled: true,
+        azureDevOps: { cidrs: ["13.107.6.0/24", "13.107.9.0/24", "13.107.42.0/24", "13.107.43.0/24"] },
+        apiServer: { cidrs: ["10.0.0.1/32"], ports: [443] },
+        extraEgress: [{ to: [{ ipBlock: { cidr: "10.20.0.0/16" } }], ports: [{ protocol: "TCP", port: 443 }] }],
+      },
+    },
+  },
 ];

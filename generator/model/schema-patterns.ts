@@ -28,6 +28,10 @@ export const patterns = {
   timeZone: "^$|^[A-Za-z][A-Za-z0-9_+\\-]*(/[A-Za-z0-9_+\\-]+)*$",
   /** Image repository reference without tag. */
   imageRepository: "^[a-z0-9]+([._\\-/:][a-z0-9]+)*$",
+  /** An IPv4 address (dotted quad). */
+  ipv4: "^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}$",
+  /** An IPv4 or IPv6 CIDR, as NetworkPolicy's ipBlock takes it. */
+  cidr: "^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}/([0-9]|[12][0-9]|3[0-2])|[0-9a-fA-F:]*:[0-9a-fA-F:.]*/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$",
   /** Image tag. */
   imageTag: "^$|^[\\w][\\w.\\-]{0,127}$",
 } as const;

@@ -178,6 +178,50 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
       key: str("ca.crt", "Key of the PEM bundle in that ConfigMap.", { schema: { pattern: patterns.secretKey } }),
     },
   ),
+  admissionPolicy: group(
+    "A ValidatingAdmissionPolicy and its binding (cluster-scoped; Kubernetes >= 1.30) that let the agent pods' ServiceAccount delete only the pod named in its own token (`authentication.kubernetes.io/pod-name`): the Role must allow deleting any pod of the namespace, as pod names are generated. Off by default: installing it needs the right to create cluster-scoped admission policies, which a team installing into its own namespace usually lacks; the ServiceAccount's token is mounted only into the sidecar, never into the job container.",
+    {
+      enabled: bool(false, "Render the policy and its binding."),
+      validationActions: list(["Deny"], "What a violation does: `Deny`, or `Warn` and/or `Audit` to try the policy out first.", {
+        type: "string",
+        enum: ["Deny", "Warn", "Audit"],
+      }, { schema: { minItems: 1, uniqueItems: true } }),
+    },
+  ),
+  networkPolicy: group(
+    "NetworkPolicies for every pod of the release (they take effect only where the cluster's network plugin enforces NetworkPolicy): no ingress at all; egress only to DNS, Azure DevOps, the API server where a component needs it (the agents' deregister sidecar without autoscaling, the refresher, the collector) and `extraEgress`, never to the cloud metadata addresses unless `allowMetadata`.",
+    {
+      enabled: bool(false, "Render the NetworkPolicies."),
+      dns: list(
+        [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+        "Peers that answer DNS (port 53, UDP and TCP); the default is the cluster DNS of kube-system.",
+        { type: "object" },
+      ),
+      azureDevOps: group("Where Azure DevOps (and the agent package download) is reached.", {
+        cidrs: list(["0.0.0.0/0"], "Address ranges; narrow them to Azure DevOps' published ranges (service tag `AzureDevOps`) or your proxy. The metadata addresses are excepted from each range that holds them.", {
+          type: "string",
+          pattern: patterns.cidr,
+        }),
+        ports: list([443], "TCP ports (add your proxy's port).", { type: "integer", minimum: 1, maximum: 65535 }),
+      }),
+      apiServer: group("Where the Kubernetes API server is reached (its endpoints' addresses: `kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes`).", {
+        cidrs: list(["0.0.0.0/0"], "Address ranges of the API server's endpoints; the metadata addresses are excepted from each range that holds them.", {
+          type: "string",
+          pattern: patterns.cidr,
+        }),
+        ports: list([443, 6443], "TCP ports of the API server's endpoints.", { type: "integer", minimum: 1, maximum: 65535 }),
+      }),
+      metadataAddresses: list(
+        ["169.254.169.254", "168.63.129.16"],
+        "Cloud metadata and host-agent addresses no pod of the release may reach (Azure's instance metadata service and WireServer; the same link-local address on AWS and GCP).",
+        { type: "string", pattern: patterns.ipv4 },
+      ),
+      allowMetadata: bool(false, "Let the pods reach `metadataAddresses` (e.g. a job that must use the node's managed identity)."),
+      extraEgress: list([], "More egress rules for the agent pods (NetworkPolicyEgressRule), e.g. your package feeds: jobs reach nothing else. A rule whose ipBlock holds a metadata address must list it in `except` (as `<address>/32`) unless `allowMetadata`.", {
+        type: "object",
+      }),
+    },
+  ),
   serviceAccount: serviceAccount("the agent pods (used only by their deregister sidecar, to delete the pod)", "`<fullname>`"),
   rbac: group("RBAC.", {
     create: bool(true, "Create the Roles and RoleBindings: agents may get and delete pods (their deregister sidecar reads and deletes its own pod; not with autoscaling, where agent pods have no Kubernetes token); the refresher may get and patch its own Deployment; the collector may get and delete pods."),

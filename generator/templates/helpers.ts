@@ -30,7 +30,15 @@ export const helper = {
   placeholderName: `${chart}.placeholderName`,
   kedaDemands: `${chart}.kedaDemands`,
   kedaCheck: `${chart}.kedaCheck`,
+  cidrHolds: `${chart}.cidrHolds`,
+  metadataExcept: `${chart}.metadataExcept`,
+  networkPolicyCheck: `${chart}.networkPolicyCheck`,
+  admissionPolicyName: `${chart}.admissionPolicyName`,
+  admissionPolicyCheck: `${chart}.admissionPolicyCheck`,
 } as const;
+
+/** The API the own-pod deletion policy needs (GA in Kubernetes 1.30, with the pod-name claim of bound tokens). */
+export const admissionPolicyApi = "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy";
 
 /** KEDA's oldest release the chart accepts: 2.20 stopped counting jobs an agent has received. */
 export const kedaMinVersion = "2.20.0";
@@ -155,6 +163,10 @@ export function crossFieldRules(): CrossFieldRule[] {
       range: { clause: `$name, $_ := ${capabilities.path}`, subject: "$name" },
       when: `and $${autoscaling.path} (lt (len (without (keys $${capabilities.path} | join "\\n" | lower | splitList "\\n") (lower $name))) (sub (len $${capabilities.path}) 1))`,
       message: `${capabilities.key} has %s and another name that differs only in case: Azure DevOps compares capability names without case, so with ${autoscaling.key}=true KEDA could never match such a demand; rename one of them`,
+    },
+    {
+      when: `and ${v("admissionPolicy.enabled").path} ${gcEnabled.path} (eq (include "${helper.serviceAccountName}" .) (include "${helper.gcServiceAccountName}" .))`,
+      message: `${saName.key} and ${gcSaName.key} name the same ServiceAccount while ${v("admissionPolicy.enabled").key}=true: the policy would let the collector delete only its own pod, not an agent's; give the collector a ServiceAccount of its own (${gcSaCreate.key}=true)`,
     },
     {
       when: `and ${nsCreate.path} (not ${nsName.path})`,
@@ -305,6 +317,68 @@ export function helpersTpl(): string {
         `{{- fail (printf "autoscaling.enabled=true needs KEDA >= ${kedaMinVersion}, but the cluster runs KEDA %s (label app.kubernetes.io/version of CRD ${kedaApi.crd}): older KEDA counts jobs that agents have already received and starts a duplicate agent for each; upgrade KEDA, or set autoscaling.kedaVersionCheck=false if the label is wrong" $version) }}`,
         `{{- end }}`,
         `{{- end }}`,
+        `{{- end }}`,
+      ].join("\n"),
+    ],
+    [
+      helper.cidrHolds,
+      'Whether the IPv4 CIDR `.cidr` holds the address `.ip` ("true" or nothing; an IPv6 CIDR holds none).',
+      [
+        `{{- $ip := .ip }}`,
+        `{{- $parts := splitList "/" .cidr }}`,
+        `{{- if and (eq (len $parts) 2) (regexMatch "^[0-9.]+$" (first $parts)) }}`,
+        `{{- $net := 0 }}{{- range splitList "." (first $parts) }}{{- $net = add (mul $net 256) (atoi .) }}{{- end }}`,
+        `{{- $addr := 0 }}{{- range splitList "." $ip }}{{- $addr = add (mul $addr 256) (atoi .) }}{{- end }}`,
+        `{{- $block := 1 }}{{- range until (sub 32 (atoi (last $parts)) | int) }}{{- $block = mul $block 2 }}{{- end }}`,
+        `{{- if eq (div $net $block) (div $addr $block) }}true{{- end }}`,
+        `{{- end }}`,
+      ].join("\n"),
+    ],
+    [
+      helper.metadataExcept,
+      "The `except` list of an ipBlock over `.cidr`: each of networkPolicy.metadataAddresses it holds, as `<address>/32` (none with networkPolicy.allowMetadata).",
+      [
+        `{{- $cidr := .cidr }}`,
+        `{{- $except := list }}`,
+        `{{- if not .root.Values.networkPolicy.allowMetadata }}`,
+        `{{- range .root.Values.networkPolicy.metadataAddresses }}`,
+        `{{- if include "${helper.cidrHolds}" (dict "cidr" $cidr "ip" .) }}{{- $except = append $except (printf "%s/32" .) }}{{- end }}`,
+        `{{- end }}`,
+        `{{- end }}`,
+        `{{- toJson $except }}`,
+      ].join("\n"),
+    ],
+    [
+      helper.networkPolicyCheck,
+      "networkPolicy.extraEgress must not open a metadata address unless networkPolicy.allowMetadata: each ipBlock that holds one lists it in `except`.",
+      [
+        `{{- if not ${v("networkPolicy.allowMetadata").path} }}`,
+        `{{- range $i, $rule := ${v("networkPolicy.extraEgress").path} }}`,
+        `{{- range $peer := (default (list) $rule.to) }}`,
+        `{{- with $peer.ipBlock }}`,
+        `{{- $block := . }}`,
+        `{{- range $ip := ${v("networkPolicy.metadataAddresses").path.replace(".Values", "$.Values")} }}`,
+        `{{- if and (include "${helper.cidrHolds}" (dict "cidr" (toString $block.cidr) "ip" $ip)) (not (has (printf "%s/32" $ip) (default (list) $block.except))) }}`,
+        `{{- fail (printf "networkPolicy.extraEgress[%d] lets the agent pods reach the metadata address %s (ipBlock %s): add \\"%s/32\\" to that ipBlock's except, or set networkPolicy.allowMetadata=true if jobs must reach it" $i $ip (toString $block.cidr) $ip) }}`,
+        `{{- end }}`,
+        `{{- end }}`,
+        `{{- end }}`,
+        `{{- end }}`,
+        `{{- end }}`,
+        `{{- end }}`,
+      ].join("\n"),
+    ],
+    [
+      helper.admissionPolicyName,
+      "Name of the release's ValidatingAdmissionPolicy and binding (cluster-scoped, so the namespace is part of it).",
+      `{{- printf "%s-%s-own-pod-deletion" (include "${helper.namespace}" .) (include "${helper.fullname}" .) }}`,
+    ],
+    [
+      helper.admissionPolicyCheck,
+      "admissionPolicy.enabled needs ValidatingAdmissionPolicy (Kubernetes >= 1.30).",
+      [
+        `{{- if not (.Capabilities.APIVersions.Has "${admissionPolicyApi}") }}`,
+        `{{- fail "admissionPolicy.enabled=true needs ${admissionPolicyApi} (Kubernetes >= 1.30, whose bound service-account tokens name their pod), which the cluster does not serve: upgrade the cluster, or set admissionPolicy.enabled=false; with helm template, pass --api-versions ${admissionPolicyApi}" }}`,
         `{{- end }}`,
       ].join("\n"),
     ],

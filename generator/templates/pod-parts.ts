@@ -22,6 +22,7 @@ export const component = {
   secret: "credentials",
   placeholder: "placeholder",
   autoscaling: "autoscaling",
+  networkPolicy: "network-policy",
 } as const;
 
 export function metadata(t: TemplateDocument, name: string, componentName: string, extra: ObjectMeta = {}): ObjectMeta {

@@ -6,7 +6,7 @@ import { release } from "../../generator/contract/release.ts";
 import { v } from "../../generator/model/values.ts";
 import { run } from "./support/kube.ts";
 import { repo } from "./support/env.ts";
-import { cleanupNamespace, createCaConfigMap, E2E_PAT, startStack, type Stack } from "./support/stack.ts";
+import { cleanupNamespace, createCaConfigMap, E2E_PAT, restrictedNamespace, startStack, type Stack } from "./support/stack.ts";
 
 /**
  * `ct install` over every ci/*-values.yaml of the chart: chart-testing installs each scenario
@@ -45,7 +45,7 @@ beforeAll(async () => {
   stack.fake.auth({ pats: all.map((s) => s.azp?.token).filter((t): t is string => t !== undefined) });
 
   await cleanupNamespace(stack, NS);
-  await stack.kube.ok(["create", "namespace", NS]);
+  await restrictedNamespace(stack, NS);
   const kube = stack.kube;
   for (const s of all) {
     if (s.azp?.existingSecret) {

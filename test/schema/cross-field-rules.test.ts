@@ -37,6 +37,11 @@ const violations: { case: string; values: JsonObject; rule: CrossFieldRule; name
   },
   { case: "a package hash without a mirror", values: { agent: { source: "download", packageSha256: "ab".repeat(32) } }, rule: rule("agent.packageSha256 only applies") },
   { case: "namespace.create without a name", values: { namespace: { create: true } }, rule: rule("namespace.name is required") },
+  {
+    case: "the own-pod deletion policy with agents and collector sharing a ServiceAccount",
+    values: { admissionPolicy: { enabled: true }, serviceAccount: { create: false, name: "shared" }, gc: { serviceAccount: { create: false, name: "shared" } } },
+    rule: rule("serviceAccount.name and gc.serviceAccount.name name the same ServiceAccount"),
+  },
   { case: "autoscaling with minReplicas above maxReplicas", values: { autoscaling: { enabled: true, minReplicas: 5, maxReplicas: 3 } }, rule: rule("autoscaling.minReplicas is greater than") },
   {
     case: "autoscaling with a comma in a capability",

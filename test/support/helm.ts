@@ -1,4 +1,4 @@
-import { kedaApi } from "../../generator/templates/helpers.ts";
+import { admissionPolicyApi, kedaApi } from "../../generator/templates/helpers.ts";
 import { release as releaseContract } from "../../generator/contract/release.ts";
 import { ciScenario } from "./chart.ts";
 import { CHART_PATH } from "./repo.ts";
@@ -21,13 +21,16 @@ export interface TemplateRequest {
   readonly values?: readonly JsonObject[];
   /**
    * `--api-versions` as a cluster would report them; default: KEDA's ScaledJob and
-   * TriggerAuthentication (the autoscaling mode needs them), `[]` for a cluster without KEDA.
+   * TriggerAuthentication (the autoscaling mode needs them) and ValidatingAdmissionPolicy
+   * (Kubernetes >= 1.30; `admissionPolicy`), `[]` for an old cluster without KEDA.
    */
   readonly apiVersions?: readonly string[];
 }
 
 /** The APIs of KEDA the chart's autoscaling mode checks for (`.Capabilities.APIVersions`). */
 export const KEDA_API_VERSIONS: readonly string[] = [kedaApi.scaledJob, kedaApi.triggerAuthentication];
+/** What the default rendering's cluster serves: KEDA and ValidatingAdmissionPolicy. */
+export const DEFAULT_API_VERSIONS: readonly string[] = [...KEDA_API_VERSIONS, admissionPolicyApi];
 
 /**
  * Several values objects as one, the way Helm merges several `-f` files before coalescing them
@@ -52,7 +55,7 @@ export function helmTemplate(request: TemplateRequest = {}): RunResult {
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
   const args = ["template", request.release ?? RELEASE, CHART_PATH, "--namespace", request.namespace ?? NAMESPACE];
-  for (const api of request.apiVersions ?? KEDA_API_VERSIONS) args.push("--api-versions", api);
+  for (const api of request.apiVersions ?? DEFAULT_API_VERSIONS) args.push("--api-versions", api);
   for (const file of request.valuesFiles ?? []) args.push("--values", file);
   // Extra values go in through stdin (`--values -`) as JSON, whose scalars no YAML 1.1 parser
   // can reinterpret; no temporary files to clean up.

@@ -4,6 +4,9 @@ import { ScaledJob } from "@kubernetes-models/keda/keda.sh/v1alpha1/ScaledJob";
 import { TriggerAuthentication } from "@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication";
 import { CronJob } from "kubernetes-models/batch/v1/CronJob";
 import { Job } from "kubernetes-models/batch/v1/Job";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import { ValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy";
+import { ValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { Namespace } from "kubernetes-models/v1/Namespace";
@@ -30,6 +33,10 @@ const models = {
   "batch/v1/CronJob": CronJob,
   "batch/v1/Job": Job,
   "v1/Pod": Pod,
+  // isolation (issue #10)
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
+  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy": ValidatingAdmissionPolicy,
+  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding": ValidatingAdmissionPolicyBinding,
   // autoscaling (KEDA's schema, from @kubernetes-models/keda)
   "keda.sh/v1alpha1/ScaledJob": ScaledJob,
   "keda.sh/v1alpha1/TriggerAuthentication": TriggerAuthentication,

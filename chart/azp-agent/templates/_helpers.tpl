@@ -154,6 +154,60 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- end }}
 {{- end }}
 
+{{/* Whether the IPv4 CIDR `.cidr` holds the address `.ip` ("true" or nothing; an IPv6 CIDR holds none). */}}
+{{- define "azp-agent.cidrHolds" -}}
+{{- $ip := .ip }}
+{{- $parts := splitList "/" .cidr }}
+{{- if and (eq (len $parts) 2) (regexMatch "^[0-9.]+$" (first $parts)) }}
+{{- $net := 0 }}{{- range splitList "." (first $parts) }}{{- $net = add (mul $net 256) (atoi .) }}{{- end }}
+{{- $addr := 0 }}{{- range splitList "." $ip }}{{- $addr = add (mul $addr 256) (atoi .) }}{{- end }}
+{{- $block := 1 }}{{- range until (sub 32 (atoi (last $parts)) | int) }}{{- $block = mul $block 2 }}{{- end }}
+{{- if eq (div $net $block) (div $addr $block) }}true{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The `except` list of an ipBlock over `.cidr`: each of networkPolicy.metadataAddresses it holds, as `<address>/32` (none with networkPolicy.allowMetadata). */}}
+{{- define "azp-agent.metadataExcept" -}}
+{{- $cidr := .cidr }}
+{{- $except := list }}
+{{- if not .root.Values.networkPolicy.allowMetadata }}
+{{- range .root.Values.networkPolicy.metadataAddresses }}
+{{- if include "azp-agent.cidrHolds" (dict "cidr" $cidr "ip" .) }}{{- $except = append $except (printf "%s/32" .) }}{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $except }}
+{{- end }}
+
+{{/* networkPolicy.extraEgress must not open a metadata address unless networkPolicy.allowMetadata: each ipBlock that holds one lists it in `except`. */}}
+{{- define "azp-agent.networkPolicyCheck" -}}
+{{- if not .Values.networkPolicy.allowMetadata }}
+{{- range $i, $rule := .Values.networkPolicy.extraEgress }}
+{{- range $peer := (default (list) $rule.to) }}
+{{- with $peer.ipBlock }}
+{{- $block := . }}
+{{- range $ip := $.Values.networkPolicy.metadataAddresses }}
+{{- if and (include "azp-agent.cidrHolds" (dict "cidr" (toString $block.cidr) "ip" $ip)) (not (has (printf "%s/32" $ip) (default (list) $block.except))) }}
+{{- fail (printf "networkPolicy.extraEgress[%d] lets the agent pods reach the metadata address %s (ipBlock %s): add \"%s/32\" to that ipBlock's except, or set networkPolicy.allowMetadata=true if jobs must reach it" $i $ip (toString $block.cidr) $ip) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the release's ValidatingAdmissionPolicy and binding (cluster-scoped, so the namespace is part of it). */}}
+{{- define "azp-agent.admissionPolicyName" -}}
+{{- printf "%s-%s-own-pod-deletion" (include "azp-agent.namespace" .) (include "azp-agent.fullname" .) }}
+{{- end }}
+
+{{/* admissionPolicy.enabled needs ValidatingAdmissionPolicy (Kubernetes >= 1.30). */}}
+{{- define "azp-agent.admissionPolicyCheck" -}}
+{{- if not (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy") }}
+{{- fail "admissionPolicy.enabled=true needs admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy (Kubernetes >= 1.30, whose bound service-account tokens name their pod), which the cluster does not serve: upgrade the cluster, or set admissionPolicy.enabled=false; with helm template, pass --api-versions admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy" }}
+{{- end }}
+{{- end }}
+
 {{/* Cross-field rules the schema cannot express; included by the Deployment so `helm template` and `helm install` fail early. */}}
 {{- define "azp-agent.validate" -}}
 {{- if not .Values.azp.url }}
@@ -208,6 +262,9 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- if and $.Values.autoscaling.enabled (lt (len (without (keys $.Values.agent.capabilities | join "\n" | lower | splitList "\n") (lower $name))) (sub (len $.Values.agent.capabilities) 1)) }}
 {{- fail (printf `agent.capabilities has %s and another name that differs only in case: Azure DevOps compares capability names without case, so with autoscaling.enabled=true KEDA could never match such a demand; rename one of them` $name) }}
 {{- end }}
+{{- end }}
+{{- if and .Values.admissionPolicy.enabled .Values.gc.enabled (eq (include "azp-agent.serviceAccountName" .) (include "azp-agent.gcServiceAccountName" .)) }}
+{{- fail `serviceAccount.name and gc.serviceAccount.name name the same ServiceAccount while admissionPolicy.enabled=true: the policy would let the collector delete only its own pod, not an agent's; give the collector a ServiceAccount of its own (gc.serviceAccount.create=true)` }}
 {{- end }}
 {{- if and .Values.namespace.create (not .Values.namespace.name) }}
 {{- fail `namespace.name is required when namespace.create=true: Helm stores the release in the release namespace, which must exist already; create another namespace by name, or use helm install --create-namespace instead` }}

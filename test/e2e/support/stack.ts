@@ -127,8 +127,23 @@ export interface Release {
   readonly pool: string;
 }
 
+/**
+ * The namespace a release goes into, created (or relabelled) to enforce the restricted Pod
+ * Security Standard, as platform teams run agent namespaces: the API server then refuses any pod
+ * of the chart (agents, CronJobs, hooks, the test pod) that is not restricted (issue #10).
+ */
+export async function restrictedNamespace(stack: Stack, namespace: string): Promise<void> {
+  const manifest = {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: namespace, labels: { "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" } },
+  };
+  await stack.kube.ok(["apply", "-f", "-"], JSON.stringify(manifest));
+}
+
 export async function install(stack: Stack, name: string, namespace: string, values: Record<string, unknown>, extraArgs: string[] = []): Promise<Release> {
   const plain = stack.env.registryPlainHttp ? ["--plain-http"] : [];
+  await restrictedNamespace(stack, namespace);
   const file = valuesFile(stack, `${namespace}-${name}`, values);
   await stack.kube.helmOk([
     "install", name, stack.chartRef, "--version", release.chartVersion, ...plain,

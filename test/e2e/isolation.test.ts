@@ -1,0 +1,130 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { imageContract } from "../../generator/contract/image.ts";
+import { reportFailure } from "./support/failure-report.ts";
+import { waitFor } from "./support/kube.ts";
+import { agentSelector, cleanupNamespace, install, poolIdOf, startStack, teamValues, uninstall, upgrade, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
+
+/**
+ * Isolation enforced by the cluster (issue #10), on the real API server: the release goes into a
+ * namespace enforcing the restricted Pod Security Standard (every install of the e2e layer
+ * does, see `install`), with the own-pod deletion policy and the NetworkPolicies on.
+ *
+ * The deletions are made with the deregister sidecar's own projected token, from inside the
+ * sidecar (`kubectl exec`), exactly as the sidecar itself calls the API server. NetworkPolicies
+ * are created and accepted by the API server, but this cluster's network plugin (the CNI bridge
+ * plugin) does not enforce them: the render layer checks their content (test/render/isolation).
+ */
+
+const NS = "e2e-isolation";
+const REPLICAS = 2;
+const { containers, paths } = imageContract;
+let stack: Stack;
+let rel: Release;
+
+const values = (validationActions: string[]): Record<string, unknown> =>
+  teamValues(stack, { replicaCount: REPLICAS, admissionPolicy: { enabled: true, validationActions }, networkPolicy: { enabled: true } });
+
+beforeAll(async () => {
+  stack = await startStack();
+  await cleanupNamespace(stack, NS);
+  rel = await install(stack, "iso", NS, values(["Deny"]));
+});
+
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === "fail") await reportFailure(stack, ctx.task.name, [NS]);
+});
+
+afterAll(async () => {
+  await cleanupNamespace(stack, NS);
+  await stack?.fake.close();
+});
+
+interface ApiAnswer {
+  status: string;
+  body: string;
+  warnings: string;
+}
+
+/** A pod DELETE made from `pod`'s deregister sidecar with its own token (`dryRun` leaves the pod). */
+async function deleteFromSidecar(pod: string, target: string, dryRun: boolean): Promise<ApiAnswer> {
+  const sa = paths.serviceAccount;
+  const script = [
+    'api="https://${KUBERNETES_SERVICE_HOST}:${KUBERNETES_SERVICE_PORT}"',
+    `curl -sS -D /tmp/headers -o /tmp/body -w '%{http_code}' --cacert ${sa}/ca.crt -H "Authorization: Bearer $(cat ${sa}/token)" -X DELETE "$api/api/v1/namespaces/${NS}/pods/${target}${dryRun ? "?dryRun=All" : ""}"`,
+    'echo; echo "---"; grep -i "^warning:" /tmp/headers; echo "---"; cat /tmp/body; rm -f /tmp/headers /tmp/body',
+  ].join("\n");
+  const out = await stack.kube.ok(["-n", NS, "exec", pod, "-c", containers.deregister, "--", "sh", "-c", script]);
+  const [status = "", warnings = "", body = ""] = out.split("\n---\n");
+  return { status: status.trim(), warnings, body };
+}
+
+const policyName = `${NS}-iso-azp-agent-own-pod-deletion`;
+const refusal = (pod: string, target: string): string =>
+  `system:serviceaccount:${NS}:iso-azp-agent may delete only the pod named in its own token (authentication.kubernetes.io/pod-name: ${pod}), not pod ${target} (ValidatingAdmissionPolicy ${policyName})`;
+
+describe("the own-pod deletion policy", () => {
+  it("should let the sidecar's identity delete its own pod and refuse a sibling's with the policy's message", async () => {
+    const [a, b] = (await waitForSteadyPool(stack, rel, REPLICAS)).map((p) => p.name);
+    const own = await deleteFromSidecar(a!, a!, true);
+    expect(own.status, own.body).toBe("200");
+
+    const sibling = await deleteFromSidecar(a!, b!, false);
+    expect(sibling.status).toBe("403");
+    const answer = JSON.parse(sibling.body) as { reason: string; message: string };
+    expect(answer.reason).toBe("Forbidden");
+    expect(answer.message).toBe(`ValidatingAdmissionPolicy '${policyName}' with binding '${policyName}' denied request: ${refusal(a!, b!)}`);
+    // The sibling was not deleted: both pods are still the pool.
+    const now = (await stack.kube.pods(NS, agentSelector(rel))).map((p) => p.name);
+    expect(now).toContain(b);
+  });
+
+  it("should be the policy that refuses: in Warn mode the same deletion passes, with the message as a warning", async () => {
+    await upgrade(stack, rel, values(["Warn"]));
+    const [a, b] = (await waitForSteadyPool(stack, rel, REPLICAS)).map((p) => p.name);
+    const sibling = await waitFor("the binding in Warn mode to reach the API server's policy cache", async () => {
+      const answer = await deleteFromSidecar(a!, b!, true);
+      return answer.status === "200" ? answer : undefined;
+    }, 60_000);
+    expect(sibling.warnings).toContain(refusal(a!, b!));
+    await upgrade(stack, rel, values(["Deny"]));
+    await waitFor("the binding in Deny mode again", async () => ((await deleteFromSidecar(a!, b!, true)).status === "403" ? true : undefined), 60_000);
+  });
+
+  it("should let each pod's sidecar delete its own pod after its job, so the pool stays whole", async () => {
+    const before = (await waitForSteadyPool(stack, rel, REPLICAS)).map((p) => p.name);
+    const [requestId] = stack.fake.enqueueJobs(poolIdOf(stack), { script: "echo hello" });
+    const job = await stack.fake.waitFor(() => {
+      const j = stack.fake.job(requestId!);
+      return j.state === "finished" ? j : undefined;
+    }, { timeoutMs: 240_000 });
+    expect(job.result).toBe("succeeded");
+    await waitFor(`the pod of ${job.agentName} to be deleted by its own sidecar`, async () => {
+      const now = (await stack.kube.pods(NS, agentSelector(rel))).map((p) => p.name);
+      return now.includes(job.agentName!) ? undefined : true;
+    });
+    const after = (await waitForSteadyPool(stack, rel, REPLICAS)).map((p) => p.name);
+    expect(before).toContain(job.agentName);
+    expect(after).not.toContain(job.agentName);
+  });
+});
+
+describe("restricted Pod Security and NetworkPolicies", () => {
+  it("should run every pod of the release, helm test included, in a namespace enforcing restricted", async () => {
+    const labels = await stack.kube.json<{ metadata: { labels: Record<string, string> } }>(["get", "namespace", NS]);
+    expect(labels.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    const out = await stack.kube.helmOk(["test", rel.name, "--namespace", NS, "--logs", "--timeout", "5m"]);
+    expect(out).toMatch(/Phase:\s+Succeeded/);
+  });
+
+  it("should have the API server accept the release's three NetworkPolicies", async () => {
+    const names = await stack.kube.ok(["-n", NS, "get", "networkpolicy", "-l", `app.kubernetes.io/instance=${rel.name}`, "-o", "jsonpath={.items[*].metadata.name}"]);
+    expect(names.split(" ").sort()).toEqual([`${rel.fullname}-agents`, `${rel.fullname}-cronjobs`, `${rel.fullname}-hooks`]);
+  });
+
+  it("should remove the policy and its binding with the release", async () => {
+    await uninstall(stack, rel);
+    const left = await stack.kube.kubectl(["get", "validatingadmissionpolicy", policyName]);
+    expect(left.code).not.toBe(0);
+    expect(left.stderr).toContain("NotFound");
+  });
+});
