@@ -1,16 +1,21 @@
 // Authentication as Azure DevOps Services does it for the clients in scope (contract §1.2, §2,
-// §3.7 step 9): PATs via Basic (password only) or Bearer, and per-agent OAuth access tokens that
-// an agent obtains with an RS256 JWT client assertion signed by its registration key.
+// §3.7 step 9): PATs via Basic (password only) or Bearer, Microsoft Entra access tokens of service
+// principals wherever a PAT is accepted (entra.ts; README "Fake Entra ID"), and per-agent OAuth
+// access tokens that an agent obtains with an RS256 JWT client assertion signed by its registration key.
 import { createPublicKey, randomBytes, verify } from "node:crypto";
+import type { EntraIdentity, EntraTokenCheck } from "./entra.ts";
+import { looksLikeJwt } from "./jwt.ts";
 import type { AgentRecord } from "./model.ts";
 
 export type AuthFailureMode = "ok" | "html203";
 
+/** A PAT holder, or a service principal with an Entra token (`servicePrincipal`): both may do what a PAT user may. */
 export type Principal =
-  | { kind: "user"; scheme: "Basic" | "Bearer" }
+  | { kind: "user"; scheme: "Basic" | "Bearer"; servicePrincipal?: EntraIdentity }
   | { kind: "agent"; agentId: number; poolId: number };
 
-export type AuthFailureReason = "missing" | "invalid" | "expired";
+/** "notMember": a valid Entra token of a service principal the organization does not know (TF401444). */
+export type AuthFailureReason = "missing" | "invalid" | "expired" | "notMember";
 
 export interface AuthOutcome {
   /** Scheme named by the Authorization header, for the request log. */
@@ -19,7 +24,11 @@ export interface AuthOutcome {
   basicUser: string | undefined;
   principal: Principal | undefined;
   failure: AuthFailureReason | undefined;
+  /** With "notMember": whom TF401444 names. */
+  unprovisioned?: EntraIdentity;
 }
+
+type CredentialCheck = Pick<AuthOutcome, "principal" | "failure" | "unprovisioned">;
 
 interface AgentToken {
   agentId: number;
@@ -34,7 +43,12 @@ export class AuthRegistry {
   tokenTtlSeconds: number;
   private readonly tokens = new Map<string, AgentToken>();
 
-  constructor(mode: AuthFailureMode, tokenTtlSeconds: number) {
+  /** `entraCheck`: how a JWT presented instead of a PAT is judged (FakeEntra.verifyAccessToken). */
+  constructor(
+    mode: AuthFailureMode,
+    tokenTtlSeconds: number,
+    private readonly entraCheck?: (token: string) => EntraTokenCheck,
+  ) {
     this.mode = mode;
     this.tokenTtlSeconds = tokenTtlSeconds;
   }
@@ -48,9 +62,19 @@ export class AuthRegistry {
     this.tokens.clear();
   }
 
-  private checkSecret(secret: string): AuthFailureReason | undefined {
-    if (this.validPats.has(secret)) return undefined;
-    return this.expiredPats.has(secret) ? "expired" : "invalid";
+  /** A PAT, or an Entra access token in its place (Bearer, or Basic password with any username). */
+  private checkCredential(secret: string, scheme: "Basic" | "Bearer"): CredentialCheck {
+    if (this.validPats.has(secret)) return { principal: { kind: "user", scheme }, failure: undefined };
+    if (this.expiredPats.has(secret)) return { principal: undefined, failure: "expired" };
+    if (this.entraCheck !== undefined && looksLikeJwt(secret)) {
+      const check = this.entraCheck(secret);
+      if (check.ok) return { principal: { kind: "user", scheme, servicePrincipal: check.identity }, failure: undefined };
+      if (check.reason === "notMember") return { principal: undefined, failure: "notMember", unprovisioned: check.identity };
+      // An expired Entra token gets the same 401 TF400813 (or 203) as a bad one, not the PAT
+      // "expired" message (azure-devops-auth-samples#52) [R].
+      return { principal: undefined, failure: "invalid" };
+    }
+    return { principal: undefined, failure: "invalid" };
   }
 
   authenticate(header: string | undefined): AuthOutcome {
@@ -64,8 +88,7 @@ export class AuthRegistry {
       if (colon < 0) return { scheme: "Basic", basicUser: undefined, principal: undefined, failure: "invalid" };
       // §1.2: the username is ignored (KEDA sends "", the agent "VstsAgent", start.sh "user").
       const basicUser = decoded.slice(0, colon);
-      const failure = this.checkSecret(decoded.slice(colon + 1));
-      return { scheme: "Basic", basicUser, principal: failure ? undefined : { kind: "user", scheme: "Basic" }, failure };
+      return { scheme: "Basic", basicUser, ...this.checkCredential(decoded.slice(colon + 1), "Basic") };
     }
     if (scheme.toLowerCase() === "bearer") {
       const token = this.tokens.get(credential);
@@ -76,9 +99,8 @@ export class AuthRegistry {
         }
         return { scheme: "Bearer", basicUser: undefined, principal: { kind: "agent", agentId: token.agentId, poolId: token.poolId }, failure: undefined };
       }
-      // §1.2 "Optionally accept Bearer <PAT>".
-      const failure = this.checkSecret(credential);
-      return { scheme: "Bearer", basicUser: undefined, principal: failure ? undefined : { kind: "user", scheme: "Bearer" }, failure };
+      // §1.2 "Optionally accept Bearer <PAT>"; Entra tokens are sent as Bearer by REST clients.
+      return { scheme: "Bearer", basicUser: undefined, ...this.checkCredential(credential, "Bearer") };
     }
     return { scheme, basicUser: undefined, principal: undefined, failure: "invalid" };
   }
@@ -193,12 +215,33 @@ const SIGN_IN_PAGE =
  */
 export function authFailureResponse(
   reason: AuthFailureReason,
-  request: { method: string; suppressRedirect: boolean; mode: AuthFailureMode; origin: string; user: string },
+  request: { method: string; suppressRedirect: boolean; mode: AuthFailureMode; origin: string; user: string; unprovisioned?: EntraIdentity | undefined },
 ): AuthFailureResponse {
   if (request.mode === "html203" && !request.suppressRedirect && ["GET", "HEAD", "POST"].includes(request.method)) {
     return { status: 203, headers: {}, contentType: "text/html; charset=utf-8", body: SIGN_IN_PAGE };
   }
   const challenge = { "WWW-Authenticate": `Basic realm="${request.origin}/"` };
+  if (reason === "notMember" && request.unprovisioned !== undefined) {
+    // A service principal not added to the organization. Text: azure-devops-docs
+    // "Access Azure DevOps with Entra workload identity" (Common error messages) [D], form
+    // tenant\tenant\objectId [D] service-principal-managed-identity.md "Potential errors"; 401 and
+    // typeKey UnauthorizedRequestException [R] (public client fixtures); no X-TFS-ServiceError [I].
+    const { tenantId, objectId } = request.unprovisioned;
+    return {
+      status: 401,
+      headers: challenge,
+      contentType: "application/json; charset=utf-8",
+      body: JSON.stringify({
+        $id: "1",
+        innerException: null,
+        message: `TF401444: Please sign-in at least once as ${tenantId}\\${tenantId}\\${objectId} in a web browser to enable access to the service.`,
+        typeName: "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException, Microsoft.TeamFoundation.Framework.Server",
+        typeKey: "UnauthorizedRequestException",
+        errorCode: 0,
+        eventId: 3000,
+      }),
+    };
+  }
   if (reason === "expired") {
     const message = "Access Denied: The Personal Access Token used has expired.";
     return {

@@ -95,4 +95,33 @@ describe.concurrent("GIVEN the fake-ado CLI (main.ts)", { timeout: 30_000 }, () 
     expect(await enqueued.json()).toMatchObject({ outcome: "failed", statusMessage: "No agent found in pool pool-a which satisfies the specified demands: (none)" });
     expect(stopped.code).toBe(0);
   });
+
+  it("should serve the fake Entra ID from --entra-config, with FAKE_ADO_ENTRA_TOKEN_TTL_SECONDS, and accept its tokens", async ({ expect, onTestFinished }) => {
+    // GIVEN
+    const dir = await makeTempDir("fake-ado-cli-entra-");
+    onTestFinished(dir.remove);
+    const tenant = "33333333-4444-4555-8666-777777777777";
+    const config = join(dir.path, "entra.json");
+    await writeFile(
+      config,
+      JSON.stringify({ tenants: [tenant], applications: [{ clientId: "c1000000-0000-4000-8000-000000000001", objectId: "d1000000-0000-4000-8000-000000000001", tenantId: tenant, secrets: ["cli-secret"] }] }),
+    );
+    // WHEN
+    const cli = await startCli(["--host", "127.0.0.1", "--port", "0", "--entra-config", config, "--pool", "k8s-pool"], { FAKE_ADO_ENTRA_TOKEN_TTL_SECONDS: "120" });
+    const origin = new URL(cli.url).origin;
+    const issued = await fetch(`${origin}/_entra/${tenant}/oauth2/v2.0/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "client_credentials", client_id: "c1000000-0000-4000-8000-000000000001", client_secret: "cli-secret", scope: "499b84ac-1321-427f-aa17-267ca6975798/.default" }).toString(),
+    });
+    const token = (await issued.json()) as { access_token: string; expires_in: number };
+    const pools = await fetch(`${cli.url}/_apis/distributedtask/pools`, { headers: { Authorization: `Bearer ${token.access_token}` } });
+    const stopped = await cli.stop();
+    // THEN
+    expect(issued.status).toBe(200);
+    expect(token.expires_in).toBe(120);
+    // organizationMembers not given: every configured application is a member.
+    expect(pools.status).toBe(200);
+    expect(stopped.code).toBe(0);
+  });
 });

@@ -1,7 +1,8 @@
 // Fake-only control plane under `/_fake/...` (contract §3.11) — not Azure DevOps, unauthenticated,
 // outside the org prefix. Tests use it to seed pools, enqueue jobs, cancel them, flip the auth
-// failure mode and read back state and the request log.
+// failure mode, replace the fake Entra ID's tables and read back state and the request log.
 import type { AuthFailureMode } from "./auth.ts";
+import type { EntraControlRequest } from "./entra.ts";
 import type { FakeAdoCore, RequestContext, RequestLogEntry } from "./core.ts";
 import { AdoError, adoErrors } from "./errors.ts";
 import { isRecord, parseIntParam, readJson, sendJson } from "./http.ts";
@@ -238,6 +239,30 @@ function requestsSince(log: readonly RequestLogEntry[], since: number | undefine
   return since === undefined ? [...log] : log.filter((entry) => entry.seq > since);
 }
 
+const ENTRA_CONTROL_FIELDS = new Set([
+  "tenants",
+  "organizationTenantId",
+  "applications",
+  "issuers",
+  "organizationMembers",
+  "accessTokenTtlSeconds",
+  "jwksCacheTtlSeconds",
+  "resetStats",
+]);
+
+/** `POST /_fake/entra`: unknown fields are refused, so a typo cannot silently keep the old table. */
+function entraControl(core: FakeAdoCore, body: unknown, authorityHost: string): ReturnType<FakeAdoCore["entra"]["view"]> {
+  if (body !== undefined && !isRecord(body)) throw adoErrors.badRequest("Body must be a JSON object.");
+  const request = (body ?? {}) as Record<string, unknown>;
+  const unknown = Object.keys(request).filter((key) => !ENTRA_CONTROL_FIELDS.has(key));
+  if (unknown.length > 0) throw adoErrors.badRequest(`Unknown field(s) ${unknown.join(", ")}; allowed: ${[...ENTRA_CONTROL_FIELDS].join(", ")}.`);
+  try {
+    return core.entra.configure(request as EntraControlRequest, authorityHost);
+  } catch (error) {
+    throw adoErrors.badRequest(`Invalid entra configuration: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 /** Dispatches `/_fake/...`; `segments` excludes the leading `_fake`. */
 export async function handleControl(ctx: RequestContext, segments: readonly string[]): Promise<void> {
   const { core, method, res } = ctx;
@@ -263,6 +288,8 @@ export async function handleControl(ctx: RequestContext, segments: readonly stri
     if (body !== undefined && !isRecord(body)) throw adoErrors.badRequest("Body must be a JSON object.");
     return sendJson(res, 200, applyAuthControl(core, (body ?? {}) as AuthControlRequest));
   }
+  if (route === "GET entra" && segments.length === 1) return sendJson(res, 200, core.entra.view(`${ctx.origin}/_entra/`));
+  if (route === "POST entra" && segments.length === 1) return sendJson(res, 200, entraControl(core, await readJson(ctx.req), `${ctx.origin}/_entra/`));
   if (route === "POST pools" && segments.length === 1) {
     const body = await readJson(ctx.req);
     if (!isRecord(body) || typeof body["name"] !== "string") throw adoErrors.badRequest("Body must be {\"name\": \"...\"}.");

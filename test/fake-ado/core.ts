@@ -1,6 +1,7 @@
 // Shared server internals handed to the route modules (REST and control plane).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuthFailureMode, AuthRegistry, Principal } from "./auth.ts";
+import type { FakeEntra } from "./entra.ts";
 import type { Query } from "./http.ts";
 import type { FakeAdoModel, PoolType } from "./model.ts";
 import type { PackageCatalog } from "./packages.ts";
@@ -21,7 +22,7 @@ export interface RequestLogEntry {
   authScheme: string | null;
   /** Basic username (the part before `:`), never the password. */
   basicUser: string | null;
-  /** Who the fake took the caller for: `pat`, `agent:<name>`, `anonymous` or `rejected`. */
+  /** Who the fake took the caller for: `pat`, `sp:<service principal object id>` (Entra token), `agent:<name>`, `anonymous` or `rejected`. */
   principal: string;
   accept: string | null;
   contentType: string | null;
@@ -54,6 +55,8 @@ export interface FakeAdoCore {
   org: string;
   model: FakeAdoModel;
   auth: AuthRegistry;
+  /** The fake Entra ID under `/_entra` (entra.ts). */
+  entra: FakeEntra;
   catalog: PackageCatalog;
   settings: CoreSettings;
   seeds: Seeds;

@@ -7,7 +7,7 @@
 // `fake-ado listening on <org url>` when ready; SIGTERM/SIGINT close it and exit 0.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { startFakeAdo, type FakeAdoOptions } from "./server.ts";
+import { startFakeAdo, type FakeAdoOptions, type FakeEntraOptions } from "./server.ts";
 
 const USAGE = `Usage: tsx test/fake-ado/main.ts [options]
   --host <addr>                    FAKE_ADO_HOST                     bind address (default 0.0.0.0)
@@ -28,7 +28,16 @@ const USAGE = `Usage: tsx test/fake-ado/main.ts [options]
   --job-lock-ms <n>                FAKE_ADO_JOB_LOCK_MS              (default 300000)
   --session-idle-timeout-ms <n>    FAKE_ADO_SESSION_IDLE_TIMEOUT_MS  (default 60000)
   --public-url <url>               FAKE_ADO_PUBLIC_URL               origin used in links (default: request Host)
-  --when-no-agent-matches fail|queue FAKE_ADO_WHEN_NO_AGENT_MATCHES  job no agent can take: fail it (Azure DevOps) or keep it queued (default queue)
+  --when-no-agent-matches fail|queue FAKE_ADO_WHEN_NO_AGENT_MATCHES  job no agent can take: fail it (Azure DevOps) or keep it queued (default fail)
+  --entra-config <file>            FAKE_ADO_ENTRA_CONFIG             fake Entra ID tables, JSON: {tenants, organizationTenantId,
+                                                                     applications:[{clientId, objectId, tenantId, secrets,
+                                                                     federatedCredentials:[{issuer, subject, audiences}]}],
+                                                                     issuers:[{issuer, baseUrl, ca, cert, key, serverName}],
+                                                                     organizationMembers, accessTokenTtlSeconds, jwksCacheTtlSeconds}
+                                                                     (ca/cert/key: PEM text or file path; README "Fake Entra ID")
+  --entra-token-ttl-seconds <n>    FAKE_ADO_ENTRA_TOKEN_TTL_SECONDS  lifetime of its access tokens (default 3599; wins over the file)
+The fake Entra ID answers at <origin>/_entra/ (AZURE_AUTHORITY_HOST): POST /_entra/{tenantId}/oauth2/v2.0/token.
+Control plane: GET|POST /_fake/entra (tables, counters), POST /_fake/reset.
 `;
 
 const { values } = parseArgs({
@@ -52,6 +61,8 @@ const { values } = parseArgs({
     "session-idle-timeout-ms": { type: "string" },
     "public-url": { type: "string" },
     "when-no-agent-matches": { type: "string" },
+    "entra-config": { type: "string" },
+    "entra-token-ttl-seconds": { type: "string" },
     help: { type: "boolean" },
   },
   strict: true,
@@ -121,6 +132,22 @@ const idle = integer(values["session-idle-timeout-ms"], env["FAKE_ADO_SESSION_ID
 if (idle !== undefined) options.sessionIdleTimeoutMs = idle;
 const publicUrl = values["public-url"] ?? env["FAKE_ADO_PUBLIC_URL"];
 if (publicUrl) options.publicUrl = publicUrl;
+const entraConfig = values["entra-config"] ?? env["FAKE_ADO_ENTRA_CONFIG"];
+if (entraConfig) {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(entraConfig, "utf8")) as unknown;
+  } catch (error) {
+    fail(`--entra-config ${entraConfig}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) fail(`--entra-config ${entraConfig} must hold a JSON object`);
+  options.entra = parsed as FakeEntraOptions;
+}
+const entraTtl = integer(values["entra-token-ttl-seconds"], env["FAKE_ADO_ENTRA_TOKEN_TTL_SECONDS"], "--entra-token-ttl-seconds");
+if (entraTtl !== undefined) {
+  if (entraTtl < 1) fail("--entra-token-ttl-seconds must be at least 1");
+  options.entra = { ...(options.entra ?? {}), accessTokenTtlSeconds: entraTtl };
+}
 
 const fake = await startFakeAdo(options);
 process.stdout.write(`fake-ado listening on ${fake.url}\n`);

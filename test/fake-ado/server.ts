@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { ADO_ROUTES, ScopeError, type Route } from "./ado-routes.ts";
-import { AuthRegistry, authFailureResponse, type AuthFailureMode, type AuthFailureReason } from "./auth.ts";
+import { AuthRegistry, authFailureResponse, type AuthFailureMode, type AuthFailureReason, type AuthOutcome } from "./auth.ts";
 import {
   applyAuthControl,
   enqueue,
@@ -20,6 +20,7 @@ import {
   type StateView,
 } from "./control.ts";
 import type { FakeAdoCore, PoolSeed, RequestContext, RequestLogEntry } from "./core.ts";
+import { FakeEntra, type EntraControlRequest, type EntraView, type FakeEntraOptions } from "./entra.ts";
 import { AdoError, adoErrors } from "./errors.ts";
 import { checkApiVersion, requestedVersionText } from "./api-version.ts";
 import { Query, matchRoute, normalizePath, sendAdoError, sendText } from "./http.ts";
@@ -27,6 +28,7 @@ import { FakeAdoModel, type AgentCredentialsMode, type NoAgentMatchesMode, type 
 import { PackageCatalog, type FakeAdoPackage } from "./packages.ts";
 
 export type { AuthFailureMode } from "./auth.ts";
+export type { EntraApplicationSeed, EntraControlRequest, EntraSecretSeed, EntraStats, EntraView, FakeEntraOptions, FederatedCredentialSeed, IssuerTrust } from "./entra.ts";
 export type { AuthControlRequest, EnqueueJobsRequest, EnqueueJobsResponse, JobView, PoolView, StateView, AgentView, SessionView } from "./control.ts";
 export type { PoolSeed, RequestLogEntry } from "./core.ts";
 export type { AgentCredentialsMode, JobSpec, JobState, NoAgentMatchesMode, PoolType, TaskResult } from "./model.ts";
@@ -89,6 +91,12 @@ export interface FakeAdoOptions {
    * real package host is https, and the image refuses anything else (§3.3). @default none
    */
   tls?: { key: string | Buffer; cert: string | Buffer; port?: number };
+  /**
+   * The fake Microsoft Entra ID under `/_entra` (README "Fake Entra ID"): tenants, applications
+   * with secrets and federated credentials, trusted OIDC issuers, organization members. Its access
+   * tokens are accepted wherever a PAT is. @default no tenants, no applications
+   */
+  entra?: FakeEntraOptions;
 }
 
 export interface WaitForOptions {
@@ -128,6 +136,10 @@ export interface FakeAdo {
   completeJob(requestId: number, result?: TaskResult): JobView;
   /** Same as `POST /_fake/auth`. */
   auth(request: AuthControlRequest): { mode: AuthFailureMode; validPats: number; expiredPats: number };
+  /** AZURE_AUTHORITY_HOST for clients of the fake Entra ID: `${baseUrl}/_entra/` (the https listener serves it too). */
+  readonly entraAuthorityHost: string;
+  /** Same as `POST /_fake/entra` (each given table replaced; throws on invalid input) or, without a request, `GET /_fake/entra`. */
+  entra(request?: EntraControlRequest): EntraView;
   /** Resolves with the probe's first truthy value; re-checked on every state change and every 50 ms. */
   waitFor<T>(probe: () => T | undefined | null | false, options?: WaitForOptions): Promise<T>;
   /**
@@ -154,7 +166,7 @@ function describeError(error: unknown): string {
 
 export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAdo> {
   const org = options.org ?? "fakeorg";
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(org) || org.toLowerCase() === "_fake" || org.toLowerCase() === "_downloads") {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(org) || ["_fake", "_downloads", "_entra"].includes(org.toLowerCase())) {
     throw new Error(`fake-ado: invalid org name '${org}'`);
   }
   const catalog = await PackageCatalog.load(options.packages ?? []);
@@ -164,7 +176,13 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
     jobLockMs: options.jobLockMs ?? 300_000,
     sessionIdleTimeoutMs: options.sessionIdleTimeoutMs ?? 60_000,
   });
-  const auth = new AuthRegistry(options.authFailureMode ?? "ok", options.accessTokenTtlSeconds ?? 3600);
+  let entra: FakeEntra;
+  try {
+    entra = new FakeEntra(options.entra ?? {});
+  } catch (error) {
+    throw new Error(`fake-ado: invalid entra options: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const auth = new AuthRegistry(options.authFailureMode ?? "ok", options.accessTokenTtlSeconds ?? 3600, (token) => entra.verifyAccessToken(token));
   const poolSeeds: PoolSeed[] = (options.pools ?? []).map((pool) => (typeof pool === "string" ? { name: pool } : pool));
   let logId = 0;
   let requestSeq = 0;
@@ -173,6 +191,7 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
     org,
     model,
     auth,
+    entra,
     catalog,
     settings: {
       messageHoldMs: options.messageHoldMs ?? 1000,
@@ -186,6 +205,7 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
     applySeeds: () => {
       model.reset();
       auth.reset(core.seeds.authFailureMode, core.seeds.pats, core.seeds.expiredPats);
+      entra.reset();
       for (const seed of core.seeds.pools) model.createPool(seed.name, seed.poolType ?? "automation", seed.id);
     },
   };
@@ -217,9 +237,9 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
     return pathMatched ? "method" : undefined;
   };
 
-  const rejectAuth = (ctx: RequestContext, reason: AuthFailureReason, user: string): void => {
+  const rejectAuth = (ctx: RequestContext, reason: AuthFailureReason, user: string, unprovisioned?: AuthOutcome["unprovisioned"]): void => {
     const suppressRedirect = String(ctx.req.headers["x-tfs-fedauthredirect"] ?? "").toLowerCase() === "suppress";
-    const response = authFailureResponse(reason, { method: ctx.method, suppressRedirect, mode: core.auth.mode, origin: ctx.origin, user });
+    const response = authFailureResponse(reason, { method: ctx.method, suppressRedirect, mode: core.auth.mode, origin: ctx.origin, user, unprovisioned });
     sendText(ctx.res, response.status, response.contentType, response.body, response.headers);
   };
 
@@ -283,6 +303,11 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
     });
 
     try {
+      // The fake Entra ID: anonymous like login.microsoftonline.com; clients authenticate in the form body.
+      if (segments[0]?.toLowerCase() === "_entra") {
+        await entra.handle(req, res, method, segments.slice(1), `${origin}/_entra`);
+        return;
+      }
       // §3.4: package bytes are anonymous, like the real CDN.
       if (segments[0]?.toLowerCase() === "_downloads") {
         const download = core.catalog.byDownloadPath(path);
@@ -297,12 +322,13 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
       if (routeAuth !== "anonymous") {
         if (outcome.failure !== undefined || outcome.principal === undefined) {
           entry.principal = "rejected";
-          rejectAuth(ctx, outcome.failure ?? "invalid", "");
+          rejectAuth(ctx, outcome.failure ?? "invalid", "", outcome.unprovisioned);
           return;
         }
         ctx.principal = outcome.principal;
         const agentName = outcome.principal.kind === "agent" ? (model.agents.get(outcome.principal.agentId)?.name ?? String(outcome.principal.agentId)) : "";
-        entry.principal = outcome.principal.kind === "agent" ? `agent:${agentName}` : "pat";
+        entry.principal =
+          outcome.principal.kind === "agent" ? `agent:${agentName}` : outcome.principal.servicePrincipal !== undefined ? `sp:${outcome.principal.servicePrincipal.objectId}` : "pat";
         // An agent's token is not a user's PAT: management routes refuse it (401).
         if (routeAuth === "user" && outcome.principal.kind === "agent") {
           rejectAuth(ctx, "invalid", agentName);
@@ -409,6 +435,8 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
       return jobView(core, job);
     },
     auth: (request) => applyAuthControl(core, request),
+    entraAuthorityHost: `${baseUrl}/_entra/`,
+    entra: (request) => (request === undefined ? entra.view(`${baseUrl}/_entra/`) : entra.configure(request, `${baseUrl}/_entra/`)),
     waitFor: <T>(probe: () => T | undefined | null | false, waitOptions: WaitForOptions = {}): Promise<T> =>
       new Promise<T>((resolve, reject) => {
         const timeoutMs = waitOptions.timeoutMs ?? 10_000;
