@@ -161,8 +161,9 @@ ado_classify() {
   fi
 }
 
-# ado_request <method> <url from ado_url> [<json body>]: one request authenticated with COMMON_TOKEN.
-# The Authorization header reaches curl through its config on stdin (`-K -`), so the PAT
+# ado_request <method> <url from ado_url> [<json body>]: one request authenticated with COMMON_TOKEN
+# (an Entra token is renewed first when it expires soon: token_fresh).
+# The Authorization header reaches curl through its config on stdin (`-K -`), so the credential
 # is on no command line (/proc/*/cmdline is world-readable).
 # Deliberately no `X-TFS-FedAuthRedirect: Suppress`: a rejected PAT then shows up as the
 # sign-in page it produces for users too, and ado_classify recognises it.
@@ -181,7 +182,8 @@ ado_request() {
     args+=(--header "Content-Type: application/json" --data-binary "${body}")
   fi
   local raw
-  raw="$(token_basic_header | curl "${args[@]}" 2>/dev/null)" || true
+  token_fresh
+  raw="$(token_auth_header | curl "${args[@]}" 2>/dev/null)" || true
   ado_parse_response "${raw}"
 }
 
@@ -210,10 +212,24 @@ ado_request_retry() {
 # ado_problem <what was being done>: sets ADO_PROBLEM and ADO_EXIT for the last answer.
 ado_problem() {
   local what="$1"
+  local credential fix
+  credential="$(auth_credential_name)"
+  # What to do about a refused credential, per azp.auth.
+  if [[ "${AUTH_MODE}" == pat ]]; then
+    fix="create a PAT with the Agent Pools (Read & manage) scope and update the Secret"
+  else
+    fix="add the identity ${AUTH_CLIENT} to the organization and give it the Administrator role in the agent pool"
+  fi
   local detail=""
   [[ -z "${ADO_MESSAGE}" ]] || detail=": ${ADO_MESSAGE}"
   local tries=""
   ((ADO_ATTEMPTS <= 1)) || tries=" after ${ADO_ATTEMPTS} attempts"
+  if [[ "${ADO_STATUS}" == 401 && "${ADO_SERVICE_ERROR}${ADO_MESSAGE}" == *TF401444* ]]; then
+    # A valid Entra token of an identity the organization does not know (never added to it).
+    ADO_EXIT="${EXIT_AUTH}"
+    ADO_PROBLEM="Azure DevOps does not know the identity ${AUTH_CLIENT:-of the token} of tenant ${AUTH_TENANT:-?} (TF401444, HTTP 401 while ${what}): ${fix}"
+    return 0
+  fi
   case "${ADO_CLASS}" in
     ok)
       ADO_EXIT=0
@@ -229,23 +245,23 @@ ado_problem() {
       ;;
     signin)
       ADO_EXIT="${EXIT_AUTH}"
-      ADO_PROBLEM="Azure DevOps answered with an HTML sign-in page (HTTP ${ADO_STATUS}, Content-Type '${ADO_CONTENT_TYPE:-none}') instead of JSON while ${what}: the PAT in AZP_TOKEN_FILE was not accepted, or AZP_URL (${ADO_BASE_URL}) is not an Azure DevOps organization URL (expected https://dev.azure.com/<organization>)"
+      ADO_PROBLEM="Azure DevOps answered with an HTML sign-in page (HTTP ${ADO_STATUS}, Content-Type '${ADO_CONTENT_TYPE:-none}') instead of JSON while ${what}: ${credential} was not accepted, or AZP_URL (${ADO_BASE_URL}) is not an Azure DevOps organization URL (expected https://dev.azure.com/<organization>)"
       ;;
     token_expired)
       ADO_EXIT="${EXIT_AUTH}"
-      ADO_PROBLEM="the PAT in AZP_TOKEN_FILE has expired (HTTP 401 while ${what}; Azure DevOps says: ${ADO_SERVICE_ERROR:-${ADO_MESSAGE}}); create a new PAT with the Agent Pools (Read & manage) scope and update the Secret"
+      ADO_PROBLEM="${credential} has expired (HTTP 401 while ${what}; Azure DevOps says: ${ADO_SERVICE_ERROR:-${ADO_MESSAGE}}); ${fix}"
       ;;
     auth_denied)
       ADO_EXIT="${EXIT_AUTH}"
-      ADO_PROBLEM="Azure DevOps denied access while ${what} (HTTP 401; Azure DevOps says: ${ADO_SERVICE_ERROR}); check that the PAT in AZP_TOKEN_FILE belongs to this organization and has the Agent Pools (Read & manage) scope"
+      ADO_PROBLEM="Azure DevOps denied access while ${what} (HTTP 401; Azure DevOps says: ${ADO_SERVICE_ERROR}); check that ${credential} belongs to this organization: ${fix}"
       ;;
     token_invalid)
       ADO_EXIT="${EXIT_AUTH}"
-      ADO_PROBLEM="Azure DevOps rejected the PAT in AZP_TOKEN_FILE as invalid (HTTP 401 while ${what}${detail}): the token is wrong, revoked or for another organization; create a PAT with the Agent Pools (Read & manage) scope and update the Secret"
+      ADO_PROBLEM="Azure DevOps rejected ${credential} as invalid (HTTP 401 while ${what}${detail}): the token is wrong, revoked or for another organization; ${fix}"
       ;;
     forbidden)
       ADO_EXIT="${EXIT_AUTH}"
-      ADO_PROBLEM="Azure DevOps refused ${what} (HTTP 403${detail}): the PAT in AZP_TOKEN_FILE needs the Agent Pools (Read & manage) scope"
+      ADO_PROBLEM="Azure DevOps refused ${what} (HTTP 403${detail}): ${credential} needs the Agent Pools (Read & manage) scope or the Administrator role in the pool"
       ;;
     not_found)
       ADO_EXIT="${EXIT_REJECTED}"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 #
 # Shared helpers of the image's commands: the contract, logging, exit codes, settings
-# validation, the PAT file, retries and the lifecycle markers in the `state` volume.
+# validation, retries and the lifecycle markers in the `state` volume (credentials: auth.sh).
 # Sourced by agent-image/bin/azp-* (and by the image tests); never executed.
 #
 # Naming: functions are prefixed by the file that defines them (log_, setting_, token_,
@@ -195,48 +195,6 @@ setting_release() {
   _out="${_value}"
 }
 
-# -------------------------------------------------------------------------------- PAT
-
-# The PAT, once token_load has run. Kept in this shell's memory only: it is passed to
-# children through a pipe (curl -K -) or a single child's environment, never on argv,
-# and never written to a file or volume.
-COMMON_TOKEN=""
-
-COMMON_TOKEN_ERROR=""
-
-# token_try_load <name of the setting> <file>: reads the PAT into COMMON_TOKEN; on failure
-# sets COMMON_TOKEN_ERROR and returns 1. Called again before every attempt that may follow a
-# Secret rotation.
-token_try_load() {
-  local name="$1" file="$2" token=""
-  COMMON_TOKEN_ERROR=""
-  if [[ ! -e "${file}" ]]; then
-    COMMON_TOKEN_ERROR="${name}: ${file} does not exist; mount the Secret holding the PAT there (or point ${name} at it)"
-  elif [[ ! -f "${file}" || ! -r "${file}" ]]; then
-    COMMON_TOKEN_ERROR="${name}: ${file} is not a readable file for uid $(id -u); check the Secret volume's defaultMode and the pod's fsGroup"
-  else
-    IFS= read -r -d '' token <"${file}" || true
-    # PATs are base32/base64 text: surrounding whitespace (a newline from `echo`) is noise.
-    token="${token//[[:space:]]/}"
-    [[ -n "${token}" ]] || COMMON_TOKEN_ERROR="${name}: ${file} is empty; put the PAT into the Secret"
-  fi
-  [[ -z "${COMMON_TOKEN_ERROR}" ]] || return 1
-  COMMON_TOKEN="${token}"
-}
-
-# token_load <name of the setting> <file>: token_try_load or die (a settings error).
-token_load() {
-  token_try_load "$1" "$2" || die "${EXIT_SETTINGS}" "${COMMON_TOKEN_ERROR}"
-}
-
-# token_basic_header: the Authorization header line for curl's config syntax (`curl -K -`).
-# The user name is ignored by Azure DevOps (ado-contract.md §1.2).
-token_basic_header() {
-  local encoded
-  encoded="$(printf ':%s' "${COMMON_TOKEN}" | base64 -w0)"
-  printf 'header = "Authorization: Basic %s"\n' "${encoded}"
-}
-
 # ---------------------------------------------------------------------------- retries
 
 # retry_delay <attempt>: seconds to wait after failed attempt N (1-based): 1, 2, 4, ... capped.
@@ -401,3 +359,8 @@ readonly COMMON_JQ_EPOCH='def epoch: if type == "string" then (sub("\\.[0-9]+Z$"
 now_rfc3339() {
   date -u +%Y-%m-%dT%H:%M:%SZ
 }
+
+# ------------------------------------------------------------------------ credentials
+
+# shellcheck source=auth.sh
+source "${BASH_SOURCE[0]%/*}/auth.sh"

@@ -36,8 +36,16 @@ export const imageContract = {
     work: "/azp/_work",
     /** emptyDir shared with the job container: lifecycle hints (job-writable, never trusted). */
     state: "/azp/state",
-    /** Directory where the PAT Secret is mounted (register, deregister and test pods only). */
+    /**
+     * Directory where the credential Secret is mounted (register, deregister, and the CronJob,
+     * hook and test pods): the PAT, or the client secret (`azp.auth: servicePrincipal`).
+     */
     secrets: "/azp/secrets",
+    /**
+     * Directory of the projected service-account token Entra accepts as a client assertion
+     * (`azp.auth: workloadIdentity`): file `federatedTokenFileName`, mounted where `secrets` would be.
+     */
+    federatedToken: "/azp/federated",
     /** Directory of the optional extra CA certificates (`caBundle`), file `caBundleFileName`. */
     caBundle: "/azp/ca",
     /** HOME of the agent user: an emptyDir, so the root filesystem can stay read-only. */
@@ -96,8 +104,27 @@ export const imageContract = {
    * and `name -equals value`): what the placeholder lets queue, KEDA scales for.
    */
   placeholderSystemCapabilities: { "Agent.OS": "Linux" },
-  /** Key of the PAT inside the mounted Secret volume (the chart projects the user's key to it). */
+  /** Key of the PAT (or client secret) inside the mounted Secret volume (the chart projects the user's key to it). */
   tokenFileName: "token",
+  /** File of the projected federated token inside `paths.federatedToken`. */
+  federatedTokenFileName: "token",
+  /**
+   * How the components authenticate to Azure DevOps (`azp.auth`). With `servicePrincipal` and
+   * `workloadIdentity` they get a Microsoft Entra access token for Azure DevOps (client
+   * credentials: with a secret, or with the pod's federated token as client assertion) and use it
+   * as Bearer token for REST calls and in place of a PAT for the agent's config.sh; the agent
+   * then runs with its own per-registration credential, as with a PAT.
+   */
+  authModes: ["pat", "servicePrincipal", "workloadIdentity"],
+  entra: {
+    /** Azure DevOps' application id: the resource of every token (scope `<id>/.default`). */
+    azureDevOpsResource: "499b84ac-1321-427f-aa17-267ca6975798",
+    authorityHost: "https://login.microsoftonline.com/",
+    /** Audience Entra expects in a federated token (workload identity federation). */
+    federatedTokenAudience: "api://AzureADTokenExchange",
+    /** Lifetime of the projected federated token the kubelet refreshes (Kubernetes' minimum is 600). */
+    federatedTokenExpirationSeconds: 3600,
+  },
   /** File of the extra CA certificates inside `paths.caBundle` (the chart projects the user's key to it). */
   caBundleFileName: "ca.crt",
   commands: {
@@ -123,6 +150,8 @@ export const imageContract = {
     /** HOME of the register container (the agent's configure step may write there). */
     registrarHome: "registrar-home",
     serviceAccount: "kube-api-access",
+    /** The projected federated token (workload identity); not the webhook's `azure-identity-token`. */
+    federatedToken: "azp-federated-token",
     caBundle: "ca-bundle",
   },
   /**
@@ -136,12 +165,14 @@ export const imageContract = {
       { volume: "agent", path: "agentHome" },
       { volume: "work", path: "work" },
       { volume: "token", path: "secrets", readOnly: true },
+      { volume: "federatedToken", path: "federatedToken", readOnly: true },
       { volume: "registrarTmp", path: "tmp" },
       { volume: "registrarHome", path: "home" },
     ],
     deregister: [
       { volume: "state", path: "state" },
       { volume: "token", path: "secrets", readOnly: true },
+      { volume: "federatedToken", path: "federatedToken", readOnly: true },
       { volume: "serviceAccount", path: "serviceAccount", readOnly: true },
       { volume: "registrarTmp", path: "tmp" },
     ],
@@ -160,7 +191,28 @@ export const imageContract = {
   env: {
     url: { name: "AZP_URL", reads: ["register", "deregister", "smoke", "gc", "placeholder"], doc: "Organization URL." },
     pool: { name: "AZP_POOL", reads: ["register", "deregister", "smoke", "gc", "placeholder"], doc: "Agent pool name." },
-    tokenFile: { name: "AZP_TOKEN_FILE", reads: ["register", "deregister", "smoke", "gc", "placeholder"], doc: "File holding the PAT." },
+    tokenFile: {
+      name: "AZP_TOKEN_FILE",
+      reads: ["register", "deregister", "smoke", "gc", "placeholder"],
+      doc: "File holding the PAT (`pat`) or the client secret (`servicePrincipal`).",
+    },
+    auth: {
+      name: "AZP_AUTH",
+      reads: ["register", "deregister", "smoke", "gc", "placeholder"],
+      doc: "`pat`, `servicePrincipal` or `workloadIdentity`: how the command authenticates to Azure DevOps.",
+    },
+    tenantId: { name: "AZURE_TENANT_ID", reads: ["register", "deregister", "smoke", "gc", "placeholder"], doc: "Microsoft Entra tenant (directory) id of the identity." },
+    clientId: { name: "AZURE_CLIENT_ID", reads: ["register", "deregister", "smoke", "gc", "placeholder"], doc: "Application (client) id of the service principal or managed identity." },
+    authorityHost: {
+      name: "AZURE_AUTHORITY_HOST",
+      reads: ["register", "deregister", "smoke", "gc", "placeholder"],
+      doc: "Microsoft Entra authority, `https://login.microsoftonline.com/` unless a sovereign cloud's.",
+    },
+    federatedTokenFile: {
+      name: "AZURE_FEDERATED_TOKEN_FILE",
+      reads: ["register", "deregister", "smoke", "gc", "placeholder"],
+      doc: "File of the projected service-account token exchanged for an Entra token (`workloadIdentity`).",
+    },
     agentName: { name: "AZP_AGENT_NAME", reads: ["register"], doc: "Agent name (the pod name)." },
     release: {
       name: "AZP_RELEASE",
@@ -286,6 +338,11 @@ export function podMounts(container: PodContainerKey): PodMount[] {
 
 /** Where the PAT file is, in every container that mounts the Secret. */
 export const tokenFilePath = `${imageContract.paths.secrets}/${imageContract.tokenFileName}`;
+
+/** Where the federated token is, in every container that mounts it (workload identity). */
+export const federatedTokenFilePath = `${imageContract.paths.federatedToken}/${imageContract.federatedTokenFileName}`;
+
+export type AuthMode = ImageContract["authModes"][number];
 
 type EnvSpec = { readonly reads: readonly string[]; readonly capability?: boolean };
 const envKeys = (): EnvKey[] => Object.keys(imageContract.env) as EnvKey[];

@@ -1,4 +1,4 @@
-import { agentIgnoredEnv, agentProxyEnv, imageContract, tokenFilePath } from "../contract/image.ts";
+import { agentIgnoredEnv, agentProxyEnv, federatedTokenFilePath, imageContract, tokenFilePath } from "../contract/image.ts";
 import { agentPackageUrl, release } from "../contract/release.ts";
 import type { GeneratedFiles } from "../chart/files.ts";
 
@@ -23,6 +23,10 @@ export function contractShell(): string {
   for (const [key, value] of Object.entries(c.stateFiles)) lines.push(shellAssign(`AZP_STATE_FILE_${snake(key)}`, value));
   for (const [key, value] of Object.entries(c.sidecarFiles)) lines.push(shellAssign(`AZP_SIDECAR_FILE_${snake(key)}`, value));
   lines.push(shellAssign("AZP_TOKEN_FILE_DEFAULT", tokenFilePath));
+  lines.push(shellAssign("AZP_FEDERATED_TOKEN_FILE_DEFAULT", federatedTokenFilePath));
+  lines.push(shellAssign("AZP_AUTH_MODES", c.authModes.join(" ")));
+  lines.push(shellAssign("AZP_ENTRA_RESOURCE", c.entra.azureDevOpsResource));
+  lines.push(shellAssign("AZP_ENTRA_AUTHORITY_HOST_DEFAULT", c.entra.authorityHost));
   lines.push(shellAssign("AZP_PLACEHOLDER_SYSTEM_CAPABILITIES", JSON.stringify(c.placeholderSystemCapabilities)));
   lines.push(shellAssign("AZP_AGENT_IGNORE_DEFAULT", agentIgnoredEnv().join(",")));
   for (const [key, value] of Object.entries(agentProxyEnv)) lines.push(shellAssign(`AZP_AGENT_PROXY_${snake(key)}_VAR`, value));

@@ -28,6 +28,10 @@ export const patterns = {
   timeZone: "^$|^[A-Za-z][A-Za-z0-9_+\\-]*(/[A-Za-z0-9_+\\-]+)*$",
   /** Image repository reference without tag. */
   imageRepository: "^[a-z0-9]+([._\\-/:][a-z0-9]+)*$",
+  /** A GUID (Entra client and tenant ids). */
+  guid: "^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$",
+  /** An Entra tenant: its id, or one of its domain names (contoso.onmicrosoft.com). */
+  entraTenant: "^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$|^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)+$",
   /** An IPv4 address (dotted quad). */
   ipv4: "^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}$",
   /** An IPv4 or IPv6 CIDR, as NetworkPolicy's ipBlock takes it. */

@@ -54,13 +54,35 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
       schema: { pattern: `^$|${patterns.url}` },
     }),
     pool: str("Default", "Name of the existing agent pool the agents register in.", { schema: { minLength: 1 } }),
-    token: str("", "Personal access token (scope: Agent Pools, read & manage). The chart stores it in a Secret. Set this or `existingSecret`.", {
+    auth: str(
+      "pat",
+      "How every component authenticates to Azure DevOps: `pat` (a personal access token), `servicePrincipal` (a Microsoft Entra application and its client secret) or `workloadIdentity` (a Microsoft Entra application or managed identity trusting the pods' service-account tokens: no secret at all). The identity needs the Administrator role in the pool (Agent Pools: read & manage for a PAT) and, for the Entra modes, to be added to the organization. Jobs never see it: the agent runs with its own per-registration credential.",
+      { schema: { enum: [...imageContract.authModes] } },
+    ),
+    token: str("", "With `auth: pat`: the personal access token (scope: Agent Pools, read & manage). The chart stores it in a Secret. Set this or `existingSecret`.", {
       schema: { pattern: "^\\S*$" },
     }),
-    existingSecret: str("", "Name of an existing Secret holding the PAT (e.g. from an external secret manager). Set this or `token`.", {
+    existingSecret: str("", "With `auth: pat`: name of an existing Secret holding the PAT (e.g. from an external secret manager). Set this or `token`.", {
       schema: { pattern: `^$|${patterns.dnsSubdomain}` },
     }),
     existingSecretKey: str("token", "Key of the PAT inside `existingSecret`.", { schema: { pattern: patterns.secretKey } }),
+    entra: group("The Microsoft Entra identity of `auth: servicePrincipal` and `auth: workloadIdentity`.", {
+      tenantId: str("", "Directory (tenant) id of the identity. Required with the Entra modes.", { schema: { pattern: `^$|${patterns.entraTenant}` } }),
+      clientId: str("", "Application (client) id of the service principal or managed identity. Required with the Entra modes.", { schema: { pattern: `^$|${patterns.guid}` } }),
+      clientSecret: str("", "With `auth: servicePrincipal`: the client secret; the chart stores it in a Secret. Set this or `existingSecret`.", {
+        schema: { pattern: "^\\S*$" },
+      }),
+      existingSecret: str("", "With `auth: servicePrincipal`: name of an existing Secret holding the client secret. Set this or `clientSecret`.", {
+        schema: { pattern: `^$|${patterns.dnsSubdomain}` },
+      }),
+      existingSecretKey: str("clientSecret", "Key of the client secret inside `existingSecret`.", { schema: { pattern: patterns.secretKey } }),
+      authorityHost: str(imageContract.entra.authorityHost, "Microsoft Entra authority (another for a sovereign cloud).", { schema: { pattern: patterns.httpsUrl } }),
+      audience: str(
+        imageContract.entra.federatedTokenAudience,
+        "With `auth: workloadIdentity`: audience of the projected service-account token, as the identity's federated credentials expect it. Their subjects: `system:serviceaccount:<namespace>:<serviceAccount.name>` (agents, helm test, placeholder) and `…:<gc.serviceAccount.name>` (the collector); their issuer: the cluster's service-account issuer.",
+        { schema: { minLength: 1 } },
+      ),
+    }),
   }),
   image: group("Agent image; every component of the chart runs it.", {
     repository: str(release.imageRepository, "Image repository.", { schema: { pattern: patterns.imageRepository } }),

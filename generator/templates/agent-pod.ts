@@ -16,8 +16,9 @@ import {
   paths,
   podSecurity,
   proxyEnv,
+  auth,
+  credentialVolumes,
   serviceAccountTokenVolume,
-  tokenVolume,
   volumes,
 } from "./pod-parts.ts";
 
@@ -42,12 +43,12 @@ function registerContainer(t: TemplateDocument): IContainer {
     // The agent scans its environment for capabilities when it registers, so they are set here too.
     env: [...contractEnv(t, "register"), ...capabilityEnv(t), ...proxyEnv(t), ...caBundle.env(t)],
     resources: t.block(v("registrarResources").yaml),
-    volumeMounts: [...containerMounts("register"), ...caBundle.mounts(t)],
+    volumeMounts: [...containerMounts(t, "register"), ...caBundle.mounts(t)],
   };
 }
 
 function deregisterSidecar(t: TemplateDocument, lifecycle: PodLifecycle): IContainer {
-  const mounts = containerMounts("deregister").filter((m) => lifecycle === "replace" || m.name !== volumes.serviceAccount);
+  const mounts = containerMounts(t, "deregister").filter((m) => lifecycle === "replace" || m.name !== volumes.serviceAccount);
   return {
     ...baseContainer(t, containers.deregister, "deregister"),
     // Native sidecar: started before the job container, stopped only after it has exited.
@@ -82,7 +83,7 @@ function agentContainer(t: TemplateDocument): IContainer {
     ...baseContainer(t, containers.agent, "run"),
     env: [...contractEnv(t, "run"), ...capabilityEnv(t), ...proxyEnv(t), ...caBundle.env(t), t.spliceItems(v("extraEnv").path)],
     resources: t.block(v("resources").yaml),
-    volumeMounts: [...containerMounts("agent"), ...caBundle.mounts(t), t.spliceItems(v("extraVolumeMounts").path)],
+    volumeMounts: [...containerMounts(t, "agent"), ...caBundle.mounts(t), t.spliceItems(v("extraVolumeMounts").path)],
   };
 }
 
@@ -112,7 +113,7 @@ export function agentPodSpec(t: TemplateDocument, lifecycle: PodLifecycle): IPod
       emptyDir(volumes.tmp),
       emptyDir(volumes.registrarTmp),
       emptyDir(volumes.registrarHome),
-      tokenVolume(t),
+      ...credentialVolumes(t),
       ...(lifecycle === "replace" ? [serviceAccountTokenVolume()] : []),
       ...caBundle.volumes(t),
       t.spliceItems(v("extraVolumes").path),
@@ -125,10 +126,13 @@ export function agentPodMetadata(t: TemplateDocument): object {
   return {
     annotations: {
       "kubectl.kubernetes.io/default-container": containers.agent,
-      // Rolls the pods when the chart-managed PAT changes.
-      ...t.when(`not ${v("azp.existingSecret").path}`, {
+      // Rolls the pods when the chart-managed PAT or client secret changes.
+      ...t.when(auth.chartSecret, {
         "checksum/secret": t.str(`include (print $.Template.BasePath "/secret.yaml") . | sha256sum`),
       }),
+      // Azure's workload identity webhook, if the user turns it on for these pods, must not put
+      // the identity into the job container (it would inject into every container).
+      ...t.when(auth.federated, { "azure.workload.identity/skip-containers": containers.agent }),
       ...t.spliceEntries(v("podAnnotations").path),
     },
     labels: { ...t.includeEntries(helper.labels), "app.kubernetes.io/component": component.agent, ...t.spliceEntries(v("podLabels").path) },

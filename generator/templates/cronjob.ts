@@ -6,7 +6,7 @@ import type { TemplateDocument } from "../template/template-document.ts";
 import type { ChartTemplate } from "./chart-template.ts";
 import { helper, include } from "./helpers.ts";
 import { refreshEnabled } from "./rbac.ts";
-import { baseContainer, caBundle, component, containers, contractEnv, emptyDir, metadata, mount, paths, podSecurity, proxyEnv, tokenMount, tokenVolume, volumes } from "./pod-parts.ts";
+import { baseContainer, caBundle, component, containers, contractEnv, emptyDir, metadata, mount, paths, podSecurity, proxyEnv, credentialMounts, credentialVolumes, volumes } from "./pod-parts.ts";
 
 /**
  * The release's two scheduled jobs, one shape: each runs one image command in a pod of its own,
@@ -98,9 +98,9 @@ export const cronJobTemplate: ChartTemplate = {
         container: {
           ...baseContainer(t, containers.gc, "gc"),
           env: [...contractEnv(t, "gc"), ...proxyEnv(t), ...caBundle.env(t)],
-          volumeMounts: [tokenMount(), mount(volumes.tmp, paths.tmp), ...caBundle.mounts(t)],
+          volumeMounts: [...credentialMounts(t), mount(volumes.tmp, paths.tmp), ...caBundle.mounts(t)],
         },
-        volumes: [tokenVolume(t), emptyDir(volumes.tmp), ...caBundle.volumes(t)],
+        volumes: [...credentialVolumes(t), emptyDir(volumes.tmp), ...caBundle.volumes(t)],
         // Two collectors at once would only race for the same agents; a missed run is not
         // worth catching up (the next one comes in minutes).
         extra: { concurrencyPolicy: "Forbid", startingDeadlineSeconds: 300 },

@@ -98,18 +98,55 @@ export function crossFieldRules(): CrossFieldRule[] {
   const minReplicas = v("autoscaling.minReplicas");
   const maxReplicas = v("autoscaling.maxReplicas");
   const reserved = `(list ${reservedEnvNames().map((n) => `"${n}"`).join(" ")})`;
+  const authMode = v("azp.auth");
+  const pat = `(eq ${authMode.path} "pat")`;
+  const sp = `(eq ${authMode.path} "servicePrincipal")`;
+  const entraMode = `(ne ${authMode.path} "pat")`;
+  const tenant = v("azp.entra.tenantId");
+  const client = v("azp.entra.clientId");
+  const clientSecret = v("azp.entra.clientSecret");
+  const spSecret = v("azp.entra.existingSecret");
+  const spSecretKey = v("azp.entra.existingSecretKey");
   return [
     {
       when: `not ${url.path}`,
       message: `${url.key} is required: set it to your organization URL, e.g. --set ${url.key}=https://dev.azure.com/<organization>`,
     },
     {
-      when: `and (not ${token.path}) (not ${secret.path})`,
+      when: `and ${pat} (not ${token.path}) (not ${secret.path})`,
       message: `${token.key} or ${secret.key} is required: pass the PAT with --set ${token.key}=<PAT>, or name an existing Secret with --set ${secret.key}=<name> (key: ${secretKey.key})`,
     },
     {
-      when: `and ${token.path} ${secret.path}`,
+      when: `and ${pat} ${token.path} ${secret.path}`,
       message: `${token.key} and ${secret.key} are both set: keep only one: remove ${token.key} to use the existing Secret, or remove ${secret.key} to let the chart manage the Secret`,
+    },
+    {
+      when: `and ${entraMode} (or ${token.path} ${secret.path})`,
+      message: `${token.key} and ${secret.key} hold a PAT, which ${authMode.key}=servicePrincipal or workloadIdentity does not use: remove them (the identity is ${tenant.key} and ${client.key})`,
+    },
+    {
+      when: `and ${entraMode} (not ${tenant.path})`,
+      message: `${tenant.key} is required with ${authMode.key}=servicePrincipal or workloadIdentity: set it to the identity's directory (tenant) id, --set ${tenant.key}=<GUID>`,
+    },
+    {
+      when: `and ${entraMode} (not ${client.path})`,
+      message: `${client.key} is required with ${authMode.key}=servicePrincipal or workloadIdentity: set it to the application (client) id of the service principal or managed identity, --set ${client.key}=<GUID>`,
+    },
+    {
+      when: `and ${sp} (not ${clientSecret.path}) (not ${spSecret.path})`,
+      message: `${clientSecret.key} or ${spSecret.key} is required with ${authMode.key}=servicePrincipal: pass the client secret with --set ${clientSecret.key}=<secret>, or name an existing Secret with --set ${spSecret.key}=<name> (key: ${spSecretKey.key})`,
+    },
+    {
+      when: `and ${sp} ${clientSecret.path} ${spSecret.path}`,
+      message: `${clientSecret.key} and ${spSecret.key} are both set: keep only one: remove ${clientSecret.key} to use the existing Secret, or remove ${spSecret.key} to let the chart manage the Secret`,
+    },
+    {
+      when: `and (not ${sp}) (or ${clientSecret.path} ${spSecret.path})`,
+      message: `${clientSecret.key} and ${spSecret.key} apply only with ${authMode.key}=servicePrincipal: remove them, or set ${authMode.key}=servicePrincipal`,
+    },
+    {
+      when: `and ${autoscaling.path} ${sp}`,
+      message: `${autoscaling.key} does not work with ${authMode.key}=servicePrincipal: KEDA's azure-pipelines scaler authenticates with a PAT or with KEDA's own workload identity, never with a client secret; use ${authMode.key}=workloadIdentity (and give KEDA's operator the identity) or ${authMode.key}=pat`,
     },
     {
       when: `and (not ${saCreate.path}) (not ${saName.path})`,
@@ -246,11 +283,21 @@ export function helpersTpl(): string {
       "Identity of the garbage-collection job.",
       `{{- if .Values.gc.serviceAccount.create }}{{ default (include "${helper.gcName}" .) .Values.gc.serviceAccount.name }}{{- else }}{{ .Values.gc.serviceAccount.name }}{{- end }}`,
     ],
-    [helper.secretName, "Secret holding the PAT.", `{{- default (include "${helper.fullname}" .) .Values.azp.existingSecret }}`],
+    [
+      helper.secretName,
+      "Secret holding the credential: the PAT (auth: pat) or the client secret (auth: servicePrincipal).",
+      `{{- if eq ${v("azp.auth").path} "servicePrincipal" }}{{ default (include "${helper.fullname}" .) ${v("azp.entra.existingSecret").path} }}{{- else }}{{ default (include "${helper.fullname}" .) ${v("azp.existingSecret").path} }}{{- end }}`,
+    ],
     [
       helper.secretKey,
-      "Key of the PAT in that Secret.",
-      `{{- if .Values.azp.existingSecret }}{{ .Values.azp.existingSecretKey }}{{- else }}${imageContract.tokenFileName}{{- end }}`,
+      "Key of the credential in that Secret.",
+      [
+        `{{- if eq ${v("azp.auth").path} "servicePrincipal" }}`,
+        `{{- if ${v("azp.entra.existingSecret").path} }}{{ ${v("azp.entra.existingSecretKey").path} }}{{- else }}${imageContract.tokenFileName}{{- end }}`,
+        `{{- else }}`,
+        `{{- if ${v("azp.existingSecret").path} }}{{ ${v("azp.existingSecretKey").path} }}{{- else }}${imageContract.tokenFileName}{{- end }}`,
+        `{{- end }}`,
+      ].join("\n"),
     ],
     [helper.image, "Image reference.", `{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}`],
     [

@@ -3,7 +3,7 @@ import { v } from "../model/values.ts";
 import type { TemplateDocument } from "../template/template-document.ts";
 import type { ChartTemplate } from "./chart-template.ts";
 import { helper, include } from "./helpers.ts";
-import { baseContainer, caBundle, component, containers, contractEnv, emptyDir, fullname, metadata, mount, paths, podSecurity, proxyEnv, tokenMount, tokenVolume, volumes } from "./pod-parts.ts";
+import { baseContainer, caBundle, component, containers, contractEnv, emptyDir, fullname, metadata, mount, paths, podSecurity, proxyEnv, credentialMounts, credentialVolumes, volumes } from "./pod-parts.ts";
 
 /**
  * The placeholder agent's hooks (autoscaling, issue #9): after install, upgrade and rollback a Job
@@ -39,10 +39,10 @@ function hookJob(t: TemplateDocument, action: "ensure" | "remove", hooks: string
               args: [action],
               env: [...contractEnv(t, "placeholder"), ...proxyEnv(t), ...caBundle.env(t)],
               resources: t.block(v("registrarResources").yaml),
-              volumeMounts: [tokenMount(), mount(volumes.tmp, paths.tmp), ...caBundle.mounts(t)],
+              volumeMounts: [...credentialMounts(t), mount(volumes.tmp, paths.tmp), ...caBundle.mounts(t)],
             },
           ],
-          volumes: [tokenVolume(t), emptyDir(volumes.tmp), ...caBundle.volumes(t)],
+          volumes: [...credentialVolumes(t), emptyDir(volumes.tmp), ...caBundle.volumes(t)],
         },
       },
     },

@@ -3,7 +3,18 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { caBundleEnvName, envFor, imageContract, podMounts, tokenFilePath, type EnvKey, type ImageCommand, type PodContainerKey } from "../contract/image.ts";
+import {
+  caBundleEnvName,
+  envFor,
+  federatedTokenFilePath,
+  imageContract,
+  podMounts,
+  tokenFilePath,
+  type AuthMode,
+  type EnvKey,
+  type ImageCommand,
+  type PodContainerKey,
+} from "../contract/image.ts";
 import { v } from "../model/values.ts";
 import type { TemplateDocument } from "../template/template-document.ts";
 import { helper, include } from "./helpers.ts";
@@ -37,6 +48,20 @@ export function metadata(t: TemplateDocument, name: string, componentName: strin
 export const fullname = (): string => include(helper.fullname);
 
 const autoscaling = v("autoscaling.enabled").path;
+
+/**
+ * Conditions on `azp.auth`: which credential the pods mount. A Secret (the PAT, or the client
+ * secret) unless workload identity, where a projected service-account token takes its place.
+ */
+export const auth = {
+  is: (mode: AuthMode): string => `eq ${v("azp.auth").path} "${mode}"`,
+  /** The pods mount the credential Secret. */
+  secret: `ne ${v("azp.auth").path} "workloadIdentity"`,
+  /** The pods mount the federated token. */
+  federated: `eq ${v("azp.auth").path} "workloadIdentity"`,
+  /** The chart renders the Secret itself (no existing one named for the mode). */
+  chartSecret: `or (and (eq ${v("azp.auth").path} "pat") (not ${v("azp.existingSecret").path})) (and (eq ${v("azp.auth").path} "servicePrincipal") (not ${v("azp.entra.existingSecret").path}))`,
+};
 /** `agent.maxLifetimeSeconds` when it is 0 and autoscaling is on (one day). */
 const autoscalingLifetimeDefault = 86400;
 
@@ -58,6 +83,16 @@ function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name
       return { value: t.str(v("azp.pool").quoted) };
     case "tokenFile":
       return { value: tokenFilePath };
+    case "auth":
+      return { value: t.str(v("azp.auth").quoted) };
+    case "tenantId":
+      return { value: t.str(v("azp.entra.tenantId").quoted) };
+    case "clientId":
+      return { value: t.str(v("azp.entra.clientId").quoted) };
+    case "authorityHost":
+      return { value: t.str(v("azp.entra.authorityHost").quoted) };
+    case "federatedTokenFile":
+      return { value: federatedTokenFilePath };
     case "agentName":
     case "podName":
       return fieldRef("metadata.name");
@@ -113,8 +148,21 @@ function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name
   }
 }
 
+/** Contract variables set only in some `azp.auth` modes (the others would be empty or point nowhere). */
+const envCondition: Partial<Record<EnvKey, string>> = {
+  tokenFile: auth.secret,
+  tenantId: `ne ${v("azp.auth").path} "pat"`,
+  clientId: `ne ${v("azp.auth").path} "pat"`,
+  authorityHost: `ne ${v("azp.auth").path} "pat"`,
+  federatedTokenFile: auth.federated,
+};
+
 export function contractEnv(t: TemplateDocument, command: ImageCommand): IEnvVar[] {
-  return envFor(command).map((key) => env(key, contractEnvValue(t, key)));
+  return envFor(command).flatMap((key) => {
+    const variable = env(key, contractEnvValue(t, key));
+    const condition = envCondition[key];
+    return condition === undefined ? [variable] : t.whenItems(condition, [variable]);
+  });
 }
 
 /** HTTP(S)_PROXY / NO_PROXY in both spellings, from one named template (`_helpers.tpl`). */
@@ -146,13 +194,22 @@ export const mount = (name: string, mountPath: string, readOnly = false): IVolum
   ...(readOnly ? { readOnly: true } : {}),
 });
 
-/** The volumeMounts of an agent-pod container, from the contract's `podMounts`. */
-export const containerMounts = (container: PodContainerKey): IVolumeMount[] => podMounts(container).map((m) => mount(m.name, m.mountPath, m.readOnly));
+/**
+ * The volumeMounts of an agent-pod container, from the contract's `podMounts`; the credential
+ * Secret and the federated token only in the `azp.auth` modes that use them.
+ */
+export const containerMounts = (t: TemplateDocument, container: PodContainerKey): IVolumeMount[] =>
+  podMounts(container).flatMap((m) => {
+    const item = mount(m.name, m.mountPath, m.readOnly);
+    if (m.volume === "token") return t.whenItems(auth.secret, [item]);
+    if (m.volume === "federatedToken") return t.whenItems(auth.federated, [item]);
+    return [item];
+  });
 
 export const emptyDir = (name: string): IVolume => ({ name, emptyDir: {} });
 
-/** The PAT Secret, projected to the contract's file name whatever the user's key is. */
-export function tokenVolume(t: TemplateDocument): IVolume {
+/** The credential Secret, projected to the contract's file name whatever the user's key is. */
+function tokenVolume(t: TemplateDocument): IVolume {
   return {
     name: volumes.token,
     secret: {
@@ -163,7 +220,38 @@ export function tokenVolume(t: TemplateDocument): IVolume {
   };
 }
 
-export const tokenMount = (): IVolumeMount => mount(volumes.token, paths.secrets, true);
+/**
+ * The projected service-account token Entra exchanges for an access token (workload identity):
+ * the audience the identity's federated credentials expect, refreshed by the kubelet, mounted
+ * only into the containers that talk to Azure DevOps. It is not a Kubernetes API credential
+ * (the API server accepts only its own audiences).
+ */
+function federatedTokenVolume(t: TemplateDocument): IVolume {
+  return {
+    name: volumes.federatedToken,
+    projected: {
+      defaultMode: 0o440,
+      sources: [
+        {
+          serviceAccountToken: {
+            path: imageContract.federatedTokenFileName,
+            audience: t.str(v("azp.entra.audience").quoted),
+            expirationSeconds: imageContract.entra.federatedTokenExpirationSeconds,
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** The volume of the release's credential: the Secret, or the federated token. */
+export const credentialVolumes = (t: TemplateDocument): IVolume[] => [...t.whenItems(auth.secret, [tokenVolume(t)]), ...t.whenItems(auth.federated, [federatedTokenVolume(t)])];
+
+/** The mount of the release's credential, for the CronJob, hook and test pods' one container. */
+export const credentialMounts = (t: TemplateDocument): IVolumeMount[] => [
+  ...t.whenItems(auth.secret, [mount(volumes.token, paths.secrets, true)]),
+  ...t.whenItems(auth.federated, [mount(volumes.federatedToken, paths.federatedToken, true)]),
+];
 
 /**
  * The optional extra CA certificates (`caBundle`): a ConfigMap projected to the contract's file,

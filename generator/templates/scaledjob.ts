@@ -4,7 +4,7 @@ import { v } from "../model/values.ts";
 import { agentPodMetadata, agentPodSpec } from "./agent-pod.ts";
 import type { ChartTemplate } from "./chart-template.ts";
 import { helper, include } from "./helpers.ts";
-import { component, fullname, metadata } from "./pod-parts.ts";
+import { auth, component, fullname, metadata } from "./pod-parts.ts";
 
 /**
  * Queue-driven agents (`autoscaling.enabled`, issue #9): KEDA's `azure-pipelines` scaler looks at
@@ -42,16 +42,22 @@ export const scaledJobTemplate: ChartTemplate = {
   preamble: `{{- if ${v("autoscaling.enabled").path} }}\n{{- include "${helper.kedaCheck}" . }}\n{{- end }}\n`,
   documents: (t) => {
     const enabled = v("autoscaling.enabled").path;
-    const auth = new TriggerAuthentication({
+    // A PAT from the release's Secret; with workload identity, KEDA's own (its operator's
+    // federated identity, `azure-workload`), asked for a token of this client id. A client
+    // secret is refused earlier (crossFieldRules): the scaler takes none.
+    const triggerAuth = new TriggerAuthentication({
       metadata: metadata(t, fullname(), component.autoscaling),
       spec: {
-        secretTargetRef: [
-          {
-            parameter: "personalAccessToken",
-            name: t.str(`${include(helper.secretName)} | quote`),
-            key: t.str(`${include(helper.secretKey)} | quote`),
-          },
-        ],
+        ...t.when(auth.is("pat"), {
+          secretTargetRef: [
+            {
+              parameter: "personalAccessToken",
+              name: t.str(`${include(helper.secretName)} | quote`),
+              key: t.str(`${include(helper.secretKey)} | quote`),
+            },
+          ],
+        }),
+        ...t.when(auth.federated, { podIdentity: { provider: "azure-workload", identityId: t.str(v("azp.entra.clientId").quoted) } }),
       },
     });
     const scaledJob = new ScaledJob({
@@ -91,7 +97,7 @@ export const scaledJobTemplate: ChartTemplate = {
       },
     });
     return [
-      { guard: enabled, object: auth.toJSON() },
+      { guard: enabled, object: triggerAuth.toJSON() },
       { guard: enabled, object: scaledJob.toJSON() },
     ];
   },

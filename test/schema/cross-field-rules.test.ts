@@ -11,6 +11,7 @@ import { mergeValues, modelDefaults, type JsonObject } from "../support/values.t
  */
 
 const base = ciScenario("defaults");
+const entra = { tenantId: "11111111-2222-3333-4444-555555555555", clientId: "99999999-2222-3333-4444-555555555555" };
 const validate = chartSchemaValidator();
 const rules = crossFieldRules();
 
@@ -37,6 +38,25 @@ const violations: { case: string; values: JsonObject; rule: CrossFieldRule; name
   },
   { case: "a package hash without a mirror", values: { agent: { source: "download", packageSha256: "ab".repeat(32) } }, rule: rule("agent.packageSha256 only applies") },
   { case: "namespace.create without a name", values: { namespace: { create: true } }, rule: rule("namespace.name is required") },
+  { case: "an Entra mode with a PAT still set", values: { azp: { auth: "workloadIdentity", entra: entra } }, rule: rule("azp.token and azp.existingSecret hold a PAT") },
+  { case: "an Entra mode without a tenant", values: { azp: { token: "", auth: "workloadIdentity", entra: { clientId: entra.clientId } } }, rule: rule("azp.entra.tenantId is required") },
+  { case: "an Entra mode without a client id", values: { azp: { token: "", auth: "servicePrincipal", entra: { tenantId: entra.tenantId, clientSecret: "s" } } }, rule: rule("azp.entra.clientId is required") },
+  { case: "a service principal without its secret", values: { azp: { token: "", auth: "servicePrincipal", entra } }, rule: rule("azp.entra.clientSecret or azp.entra.existingSecret is required") },
+  {
+    case: "a service principal with both a secret and an existing Secret",
+    values: { azp: { token: "", auth: "servicePrincipal", entra: { ...entra, clientSecret: "s", existingSecret: "sp-secret" } } },
+    rule: rule("azp.entra.clientSecret and azp.entra.existingSecret are both set"),
+  },
+  {
+    case: "a client secret with workload identity",
+    values: { azp: { token: "", auth: "workloadIdentity", entra: { ...entra, clientSecret: "s" } } },
+    rule: rule("azp.entra.clientSecret and azp.entra.existingSecret apply only with"),
+  },
+  {
+    case: "autoscaling with a service principal",
+    values: { autoscaling: { enabled: true }, azp: { token: "", auth: "servicePrincipal", entra: { ...entra, clientSecret: "s" } } },
+    rule: rule("autoscaling.enabled does not work with azp.auth=servicePrincipal"),
+  },
   {
     case: "the own-pod deletion policy with agents and collector sharing a ServiceAccount",
     values: { admissionPolicy: { enabled: true }, serviceAccount: { create: false, name: "shared" }, gc: { serviceAccount: { create: false, name: "shared" } } },
@@ -71,6 +91,10 @@ const validCombinations: { case: string; values: JsonObject }[] = [
     values: { agent: { source: "download", packageUrl: "https://mirror.example.com/agent.tar.gz", packageSha256: "AB-".repeat(21) + "ab" } },
   },
   { case: "namespace.create with a name", values: { namespace: { create: true, name: "agents" } } },
+  { case: "a service principal with its secret", values: { azp: { token: "", auth: "servicePrincipal", entra: { ...entra, clientSecret: "s" } } } },
+  { case: "a service principal with an existing Secret", values: { azp: { token: "", auth: "servicePrincipal", entra: { ...entra, existingSecret: "sp-secret" } } } },
+  { case: "a workload identity", values: { azp: { token: "", auth: "workloadIdentity", entra } } },
+  { case: "autoscaling with a workload identity", values: { autoscaling: { enabled: true }, azp: { token: "", auth: "workloadIdentity", entra } } },
   { case: "minReplicas above maxReplicas without autoscaling", values: { autoscaling: { minReplicas: 5, maxReplicas: 3 } } },
   { case: "a comma in a capability without autoscaling", values: { agent: { capabilities: { tools: "docker,helm" } } } },
   { case: "capability names differing only in case without autoscaling", values: { agent: { capabilities: { Team: "a", TEAM: "b" } } } },

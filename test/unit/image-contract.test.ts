@@ -9,17 +9,17 @@ describe("envFor", () => {
   it.each<{ command: ImageCommand; expected: EnvKey[] }>([
     {
       command: "register",
-      expected: ["url", "pool", "tokenFile", "agentName", "release", "work", "agentSource", "packageUrl", "packageSha256", "downloadTimeout", "connectAttempts", "agentIgnore"],
+      expected: ["url", "pool", "tokenFile", "auth", "tenantId", "clientId", "authorityHost", "federatedTokenFile", "agentName", "release", "work", "agentSource", "packageUrl", "packageSha256", "downloadTimeout", "connectAttempts", "agentIgnore"],
     },
     { command: "run", expected: ["release", "work", "podLifecycle", "stopGraceSeconds", "agentIgnore"] },
     {
       command: "deregister",
-      expected: ["url", "pool", "tokenFile", "release", "retrySeconds", "statusCheckSeconds", "maxLifetimeSeconds", "podLifecycle", "idleTimeoutSeconds", "minIdleAgents", "podName", "podNamespace"],
+      expected: ["url", "pool", "tokenFile", "auth", "tenantId", "clientId", "authorityHost", "federatedTokenFile", "release", "retrySeconds", "statusCheckSeconds", "maxLifetimeSeconds", "podLifecycle", "idleTimeoutSeconds", "minIdleAgents", "podName", "podNamespace"],
     },
     { command: "refresh", expected: ["podNamespace", "deployment"] },
-    { command: "smoke", expected: ["url", "pool", "tokenFile", "release", "connectAttempts", "placeholderAgent", "smokeMinAgents", "smokeTimeout"] },
-    { command: "gc", expected: ["url", "pool", "tokenFile", "release", "connectAttempts", "placeholderAgent", "placeholderCapabilities", "podNamespace", "gcOfflineGrace", "gcDryRun"] },
-    { command: "placeholder", expected: ["url", "pool", "tokenFile", "release", "connectAttempts", "placeholderAgent", "placeholderCapabilities"] },
+    { command: "smoke", expected: ["url", "pool", "tokenFile", "auth", "tenantId", "clientId", "authorityHost", "federatedTokenFile", "release", "connectAttempts", "placeholderAgent", "smokeMinAgents", "smokeTimeout"] },
+    { command: "gc", expected: ["url", "pool", "tokenFile", "auth", "tenantId", "clientId", "authorityHost", "federatedTokenFile", "release", "connectAttempts", "placeholderAgent", "placeholderCapabilities", "podNamespace", "gcOfflineGrace", "gcDryRun"] },
+    { command: "placeholder", expected: ["url", "pool", "tokenFile", "auth", "tenantId", "clientId", "authorityHost", "federatedTokenFile", "release", "connectAttempts", "placeholderAgent", "placeholderCapabilities"] },
   ])("should give $command exactly its variables, in contract order", ({ command, expected }) => {
     expect(envFor(command)).toEqual(expected);
   });

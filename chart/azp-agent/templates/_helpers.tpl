@@ -68,14 +68,18 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- if .Values.gc.serviceAccount.create }}{{ default (include "azp-agent.gcName" .) .Values.gc.serviceAccount.name }}{{- else }}{{ .Values.gc.serviceAccount.name }}{{- end }}
 {{- end }}
 
-{{/* Secret holding the PAT. */}}
+{{/* Secret holding the credential: the PAT (auth: pat) or the client secret (auth: servicePrincipal). */}}
 {{- define "azp-agent.secretName" -}}
-{{- default (include "azp-agent.fullname" .) .Values.azp.existingSecret }}
+{{- if eq .Values.azp.auth "servicePrincipal" }}{{ default (include "azp-agent.fullname" .) .Values.azp.entra.existingSecret }}{{- else }}{{ default (include "azp-agent.fullname" .) .Values.azp.existingSecret }}{{- end }}
 {{- end }}
 
-{{/* Key of the PAT in that Secret. */}}
+{{/* Key of the credential in that Secret. */}}
 {{- define "azp-agent.secretKey" -}}
+{{- if eq .Values.azp.auth "servicePrincipal" }}
+{{- if .Values.azp.entra.existingSecret }}{{ .Values.azp.entra.existingSecretKey }}{{- else }}token{{- end }}
+{{- else }}
 {{- if .Values.azp.existingSecret }}{{ .Values.azp.existingSecretKey }}{{- else }}token{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Image reference. */}}
@@ -213,11 +217,32 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- if not .Values.azp.url }}
 {{- fail `azp.url is required: set it to your organization URL, e.g. --set azp.url=https://dev.azure.com/<organization>` }}
 {{- end }}
-{{- if and (not .Values.azp.token) (not .Values.azp.existingSecret) }}
+{{- if and (eq .Values.azp.auth "pat") (not .Values.azp.token) (not .Values.azp.existingSecret) }}
 {{- fail `azp.token or azp.existingSecret is required: pass the PAT with --set azp.token=<PAT>, or name an existing Secret with --set azp.existingSecret=<name> (key: azp.existingSecretKey)` }}
 {{- end }}
-{{- if and .Values.azp.token .Values.azp.existingSecret }}
+{{- if and (eq .Values.azp.auth "pat") .Values.azp.token .Values.azp.existingSecret }}
 {{- fail `azp.token and azp.existingSecret are both set: keep only one: remove azp.token to use the existing Secret, or remove azp.existingSecret to let the chart manage the Secret` }}
+{{- end }}
+{{- if and (ne .Values.azp.auth "pat") (or .Values.azp.token .Values.azp.existingSecret) }}
+{{- fail `azp.token and azp.existingSecret hold a PAT, which azp.auth=servicePrincipal or workloadIdentity does not use: remove them (the identity is azp.entra.tenantId and azp.entra.clientId)` }}
+{{- end }}
+{{- if and (ne .Values.azp.auth "pat") (not .Values.azp.entra.tenantId) }}
+{{- fail `azp.entra.tenantId is required with azp.auth=servicePrincipal or workloadIdentity: set it to the identity's directory (tenant) id, --set azp.entra.tenantId=<GUID>` }}
+{{- end }}
+{{- if and (ne .Values.azp.auth "pat") (not .Values.azp.entra.clientId) }}
+{{- fail `azp.entra.clientId is required with azp.auth=servicePrincipal or workloadIdentity: set it to the application (client) id of the service principal or managed identity, --set azp.entra.clientId=<GUID>` }}
+{{- end }}
+{{- if and (eq .Values.azp.auth "servicePrincipal") (not .Values.azp.entra.clientSecret) (not .Values.azp.entra.existingSecret) }}
+{{- fail `azp.entra.clientSecret or azp.entra.existingSecret is required with azp.auth=servicePrincipal: pass the client secret with --set azp.entra.clientSecret=<secret>, or name an existing Secret with --set azp.entra.existingSecret=<name> (key: azp.entra.existingSecretKey)` }}
+{{- end }}
+{{- if and (eq .Values.azp.auth "servicePrincipal") .Values.azp.entra.clientSecret .Values.azp.entra.existingSecret }}
+{{- fail `azp.entra.clientSecret and azp.entra.existingSecret are both set: keep only one: remove azp.entra.clientSecret to use the existing Secret, or remove azp.entra.existingSecret to let the chart manage the Secret` }}
+{{- end }}
+{{- if and (not (eq .Values.azp.auth "servicePrincipal")) (or .Values.azp.entra.clientSecret .Values.azp.entra.existingSecret) }}
+{{- fail `azp.entra.clientSecret and azp.entra.existingSecret apply only with azp.auth=servicePrincipal: remove them, or set azp.auth=servicePrincipal` }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (eq .Values.azp.auth "servicePrincipal") }}
+{{- fail `autoscaling.enabled does not work with azp.auth=servicePrincipal: KEDA's azure-pipelines scaler authenticates with a PAT or with KEDA's own workload identity, never with a client secret; use azp.auth=workloadIdentity (and give KEDA's operator the identity) or azp.auth=pat` }}
 {{- end }}
 {{- if and (not .Values.serviceAccount.create) (not .Values.serviceAccount.name) }}
 {{- fail `serviceAccount.name is required when serviceAccount.create=false: name an existing ServiceAccount, or set serviceAccount.create=true` }}
@@ -241,13 +266,13 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- fail `agent.packageSha256 only applies with agent.packageUrl: set agent.packageUrl to the mirror's https URL, or remove agent.packageSha256 (Azure DevOps publishes the hash of the package it offers)` }}
 {{- end }}
 {{- range $name, $_ := .Values.agent.capabilities }}
-{{- if has $name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_MAX_LIFETIME_SECONDS" "AZP_POD_LIFECYCLE" "AZP_IDLE_TIMEOUT_SECONDS" "AZP_MIN_IDLE_AGENTS" "AZP_PLACEHOLDER_AGENT" "AZP_PLACEHOLDER_CAPABILITIES" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_GC_OFFLINE_GRACE_SECONDS" "AZP_GC_DRY_RUN" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
-{{- fail (printf `agent.capabilities has the reserved name %s: the chart or the image sets that variable itself; rename the capability (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_MAX_LIFETIME_SECONDS, AZP_POD_LIFECYCLE, AZP_IDLE_TIMEOUT_SECONDS, AZP_MIN_IDLE_AGENTS, AZP_PLACEHOLDER_AGENT, AZP_PLACEHOLDER_CAPABILITIES, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_GC_OFFLINE_GRACE_SECONDS, AZP_GC_DRY_RUN, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $name) }}
+{{- if has $name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AUTH" "AZURE_TENANT_ID" "AZURE_CLIENT_ID" "AZURE_AUTHORITY_HOST" "AZURE_FEDERATED_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_MAX_LIFETIME_SECONDS" "AZP_POD_LIFECYCLE" "AZP_IDLE_TIMEOUT_SECONDS" "AZP_MIN_IDLE_AGENTS" "AZP_PLACEHOLDER_AGENT" "AZP_PLACEHOLDER_CAPABILITIES" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_GC_OFFLINE_GRACE_SECONDS" "AZP_GC_DRY_RUN" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
+{{- fail (printf `agent.capabilities has the reserved name %s: the chart or the image sets that variable itself; rename the capability (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AUTH, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_AUTHORITY_HOST, AZURE_FEDERATED_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_MAX_LIFETIME_SECONDS, AZP_POD_LIFECYCLE, AZP_IDLE_TIMEOUT_SECONDS, AZP_MIN_IDLE_AGENTS, AZP_PLACEHOLDER_AGENT, AZP_PLACEHOLDER_CAPABILITIES, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_GC_OFFLINE_GRACE_SECONDS, AZP_GC_DRY_RUN, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $name) }}
 {{- end }}
 {{- end }}
 {{- range $env := .Values.extraEnv }}
-{{- if has $env.name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_MAX_LIFETIME_SECONDS" "AZP_POD_LIFECYCLE" "AZP_IDLE_TIMEOUT_SECONDS" "AZP_MIN_IDLE_AGENTS" "AZP_PLACEHOLDER_AGENT" "AZP_PLACEHOLDER_CAPABILITIES" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_GC_OFFLINE_GRACE_SECONDS" "AZP_GC_DRY_RUN" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
-{{- fail (printf `extraEnv has the reserved name %s: the chart or the image sets that variable itself; rename the variable (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_MAX_LIFETIME_SECONDS, AZP_POD_LIFECYCLE, AZP_IDLE_TIMEOUT_SECONDS, AZP_MIN_IDLE_AGENTS, AZP_PLACEHOLDER_AGENT, AZP_PLACEHOLDER_CAPABILITIES, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_GC_OFFLINE_GRACE_SECONDS, AZP_GC_DRY_RUN, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $env.name) }}
+{{- if has $env.name (list "AZP_URL" "AZP_POOL" "AZP_TOKEN_FILE" "AZP_AUTH" "AZURE_TENANT_ID" "AZURE_CLIENT_ID" "AZURE_AUTHORITY_HOST" "AZURE_FEDERATED_TOKEN_FILE" "AZP_AGENT_NAME" "AZP_RELEASE" "AZP_WORK" "AZP_AGENT_SOURCE" "AZP_AGENT_PACKAGE_URL" "AZP_AGENT_PACKAGE_SHA256" "AZP_DOWNLOAD_TIMEOUT_SECONDS" "AZP_CONNECT_ATTEMPTS" "AZP_REMOVE_RETRY_SECONDS" "AZP_STATUS_CHECK_SECONDS" "AZP_MAX_LIFETIME_SECONDS" "AZP_POD_LIFECYCLE" "AZP_IDLE_TIMEOUT_SECONDS" "AZP_MIN_IDLE_AGENTS" "AZP_PLACEHOLDER_AGENT" "AZP_PLACEHOLDER_CAPABILITIES" "AZP_STOP_GRACE_SECONDS" "VSO_AGENT_IGNORE" "POD_NAME" "POD_NAMESPACE" "AZP_DEPLOYMENT" "AZP_SMOKE_MIN_AGENTS" "AZP_SMOKE_TIMEOUT_SECONDS" "AZP_GC_OFFLINE_GRACE_SECONDS" "AZP_GC_DRY_RUN" "AZP_IMAGE_VERSION" "AZP_BAKED_AGENT_VERSION" "SSL_CERT_FILE") }}
+{{- fail (printf `extraEnv has the reserved name %s: the chart or the image sets that variable itself; rename the variable (reserved: AZP_URL, AZP_POOL, AZP_TOKEN_FILE, AZP_AUTH, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_AUTHORITY_HOST, AZURE_FEDERATED_TOKEN_FILE, AZP_AGENT_NAME, AZP_RELEASE, AZP_WORK, AZP_AGENT_SOURCE, AZP_AGENT_PACKAGE_URL, AZP_AGENT_PACKAGE_SHA256, AZP_DOWNLOAD_TIMEOUT_SECONDS, AZP_CONNECT_ATTEMPTS, AZP_REMOVE_RETRY_SECONDS, AZP_STATUS_CHECK_SECONDS, AZP_MAX_LIFETIME_SECONDS, AZP_POD_LIFECYCLE, AZP_IDLE_TIMEOUT_SECONDS, AZP_MIN_IDLE_AGENTS, AZP_PLACEHOLDER_AGENT, AZP_PLACEHOLDER_CAPABILITIES, AZP_STOP_GRACE_SECONDS, VSO_AGENT_IGNORE, POD_NAME, POD_NAMESPACE, AZP_DEPLOYMENT, AZP_SMOKE_MIN_AGENTS, AZP_SMOKE_TIMEOUT_SECONDS, AZP_GC_OFFLINE_GRACE_SECONDS, AZP_GC_DRY_RUN, AZP_IMAGE_VERSION, AZP_BAKED_AGENT_VERSION, SSL_CERT_FILE)` $env.name) }}
 {{- end }}
 {{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}

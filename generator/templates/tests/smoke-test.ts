@@ -1,7 +1,8 @@
 import { Pod } from "kubernetes-models/v1/Pod";
 import { v } from "../../model/values.ts";
+import { helper, include } from "../helpers.ts";
 import type { ChartTemplate } from "../chart-template.ts";
-import { baseContainer, caBundle, component, containers, contractEnv, emptyDir, fullname, metadata, mount, paths, podSecurity, proxyEnv, tokenMount, tokenVolume, volumes } from "../pod-parts.ts";
+import { auth, baseContainer, caBundle, component, containers, contractEnv, emptyDir, fullname, metadata, mount, paths, podSecurity, proxyEnv, credentialMounts, credentialVolumes, volumes } from "../pod-parts.ts";
 
 /**
  * `helm test`: the image's smoke command checks that Azure DevOps answers, the token is valid,
@@ -25,16 +26,18 @@ export const smokeTestTemplate: ChartTemplate = {
         spec: {
           restartPolicy: "Never",
           automountServiceAccountToken: false,
+          // Workload identity: the agents' identity, whose federated credential Entra trusts.
+          ...t.when(auth.federated, { serviceAccountName: t.str(`${include(helper.serviceAccountName)} | quote`) }),
           ...podSecurity(t),
           containers: [
             {
               ...baseContainer(t, containers.smoke, "smoke"),
               env: [...contractEnv(t, "smoke"), ...proxyEnv(t), ...caBundle.env(t)],
               resources: t.block(v("registrarResources").yaml),
-              volumeMounts: [tokenMount(), mount(volumes.tmp, paths.tmp), ...caBundle.mounts(t)],
+              volumeMounts: [...credentialMounts(t), mount(volumes.tmp, paths.tmp), ...caBundle.mounts(t)],
             },
           ],
-          volumes: [tokenVolume(t), emptyDir(volumes.tmp), ...caBundle.volumes(t)],
+          volumes: [...credentialVolumes(t), emptyDir(volumes.tmp), ...caBundle.volumes(t)],
         },
       }).toJSON(),
     },

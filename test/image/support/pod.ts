@@ -2,7 +2,18 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { caBundleEnvName, envFor, imageContract, podMounts, tokenFilePath, type EnvKey, type ImageCommand, type PodContainerKey } from "../../../generator/contract/image.ts";
+import {
+  caBundleEnvName,
+  envFor,
+  federatedTokenFilePath,
+  imageContract,
+  podMounts,
+  tokenFilePath,
+  type AuthMode,
+  type EnvKey,
+  type ImageCommand,
+  type PodContainerKey,
+} from "../../../generator/contract/image.ts";
 import { containerLogs, containerState, docker, dockerOk, waitForExit, waitUntil, type ExecResult } from "./docker.ts";
 
 /**
@@ -25,8 +36,8 @@ const POD_CONTAINERS = Object.keys(imageContract.podMounts) as PodContainer[];
 /** The image command each pod container runs. */
 const COMMAND_OF: Record<PodContainer, ImageCommand> = { register: "register", deregister: "deregister", agent: "run" };
 
-/** Volumes that are not emptyDirs: the PAT Secret and the projected ServiceAccount token. */
-const NOT_EMPTY_DIRS = new Set(["token", "serviceAccount"]);
+/** Volumes that are not emptyDirs: the credential Secret and the projected ServiceAccount tokens. */
+const NOT_EMPTY_DIRS = new Set(["token", "serviceAccount", "federatedToken"]);
 
 /** The pod's emptyDirs (contract volume names), in first-mount order. */
 const EMPTY_DIRS: string[] = [...new Set(POD_CONTAINERS.flatMap((c) => podMounts(c).filter((m) => !NOT_EMPTY_DIRS.has(m.volume)).map((m) => m.name)))];
@@ -36,8 +47,12 @@ export interface PodOptions {
   /** Organization URL as the containers see it. */
   url: string;
   pool: string;
-  /** Content of the PAT file; `undefined` = no Secret mounted at all. */
+  /** Content of the PAT file (or the client secret); `undefined` = no Secret mounted at all. */
   token: string | undefined;
+  /** `azp.auth` and the Entra identity, as the chart sets them; default `pat`. */
+  auth?: { mode: AuthMode; tenantId?: string; clientId?: string; authorityHost?: string };
+  /** Content of the projected federated token (workload identity); `undefined` = not mounted. */
+  federatedToken?: string;
   /** Pod (and agent) name; default a random `azp-test-xxxx`. */
   name?: string;
   /** `<namespace>/<release>` the agent reports as its AZP_RELEASE capability; default `azp-test/azp-agent`. */
@@ -54,6 +69,7 @@ export class FakePod {
   readonly name: string;
   private readonly options: PodOptions;
   private readonly secretDir: string | undefined;
+  private readonly federatedDir: string | undefined;
   private readonly started = new Set<PodContainer>();
   private volumesReady: Promise<void> | undefined;
 
@@ -68,6 +84,20 @@ export class FakePod {
       chmodSync(this.secretDir, 0o755);
       chmodSync(file, 0o444);
     }
+    if (options.federatedToken !== undefined) {
+      // Like the kubelet's projected volume: a directory holding `token`, rewritten on rotation.
+      this.federatedDir = mkdtempSync(join(tmpdir(), "azp-federated-"));
+      chmodSync(this.federatedDir, 0o755);
+      this.rotateFederatedToken(options.federatedToken);
+    }
+  }
+
+  /** Replaces the federated token, as the kubelet does before it expires. */
+  rotateFederatedToken(token: string): void {
+    if (this.federatedDir === undefined) throw new Error("this pod mounts no federated token");
+    const file = join(this.federatedDir, imageContract.federatedTokenFileName);
+    writeFileSync(file, token);
+    chmodSync(file, 0o444);
   }
 
   containerName(container: PodContainer): string {
@@ -94,6 +124,16 @@ export class FakePod {
         return "5";
       case "tokenFile":
         return tokenFilePath;
+      case "auth":
+        return this.options.auth?.mode ?? "pat";
+      case "tenantId":
+        return this.options.auth?.tenantId ?? "";
+      case "clientId":
+        return this.options.auth?.clientId ?? "";
+      case "authorityHost":
+        return this.options.auth?.authorityHost ?? imageContract.entra.authorityHost;
+      case "federatedTokenFile":
+        return federatedTokenFilePath;
       case "agentName":
       case "podName":
         return this.name;
@@ -140,6 +180,7 @@ export class FakePod {
     for (const m of podMounts(container)) {
       // The PAT only where the chart mounts it: never in the job container.
       if (m.volume === "token" && this.secretDir !== undefined) args.push("--volume", `${this.secretDir}:${m.mountPath}:ro`);
+      if (m.volume === "federatedToken" && this.federatedDir !== undefined) args.push("--volume", `${this.federatedDir}:${m.mountPath}:ro`);
       if (!NOT_EMPTY_DIRS.has(m.volume)) args.push("--volume", `${this.volumeDir(m.name)}:${m.mountPath}${m.readOnly ? ":ro" : ""}`);
     }
     if (this.options.caFile !== undefined) {
@@ -267,6 +308,7 @@ export class FakePod {
     await docker(["rm", "--force", "--volumes", ...POD_CONTAINERS.map((c) => this.containerName(c))]);
     rmSync(join(POD_VOLUMES_ROOT, this.name), { recursive: true, force: true });
     if (this.secretDir !== undefined) rmSync(this.secretDir, { recursive: true, force: true });
+    if (this.federatedDir !== undefined) rmSync(this.federatedDir, { recursive: true, force: true });
   }
 }
 
