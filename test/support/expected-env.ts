@@ -10,8 +10,26 @@ import { isJsonObject, type JsonObject } from "./values.ts";
 /** Commands whose container carries the user's capabilities: the agent reports them when it registers and runs. */
 const CAPABILITY_COMMANDS: readonly ImageCommand[] = imageContract.capabilityCommands;
 
-export function contractNames(command: ImageCommand): string[] {
-  return envFor(command).map((key) => imageContract.env[key].name);
+/** Variables the chart sets only in some `azp.auth` modes (literal: the chart's rule, not its code). */
+const AUTH_MODES_OF: Record<string, readonly string[]> = {
+  AZP_TOKEN_FILE: ["pat", "servicePrincipal"],
+  AZURE_TENANT_ID: ["servicePrincipal", "workloadIdentity"],
+  AZURE_CLIENT_ID: ["servicePrincipal", "workloadIdentity"],
+  AZURE_AUTHORITY_HOST: ["servicePrincipal", "workloadIdentity"],
+  AZURE_FEDERATED_TOKEN_FILE: ["workloadIdentity"],
+};
+
+/** `azp.auth` of the merged values (the chart's default: pat). */
+function authMode(values: JsonObject): string {
+  const azp = isJsonObject(values["azp"]) ? values["azp"] : {};
+  return typeof azp["auth"] === "string" ? azp["auth"] : "pat";
+}
+
+export function contractNames(command: ImageCommand, values: JsonObject = {}): string[] {
+  const mode = authMode(values);
+  return envFor(command)
+    .map((key) => imageContract.env[key].name)
+    .filter((name) => AUTH_MODES_OF[name]?.includes(mode) ?? true);
 }
 
 export function proxyNames(values: JsonObject): string[] {
@@ -30,5 +48,5 @@ export function expectedEnvNames(command: ImageCommand, values: JsonObject): str
       : [];
   // The extra CA bundle reaches every container that talks to Azure DevOps or a package host.
   const caBundle = isJsonObject(values["caBundle"]) && values["caBundle"]["configMap"] && command !== "refresh" ? [caBundleEnvName] : [];
-  return [...contractNames(command), ...capabilities, ...proxyNames(values), ...caBundle, ...extraEnv];
+  return [...contractNames(command, values), ...capabilities, ...proxyNames(values), ...caBundle, ...extraEnv];
 }
