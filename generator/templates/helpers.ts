@@ -401,7 +401,10 @@ export function helpersTpl(): string {
       [
         `{{- if not ${v("networkPolicy.allowMetadata").path} }}`,
         `{{- range $i, $rule := ${v("networkPolicy.extraEgress").path} }}`,
-        `{{- range $peer := (default (list) $rule.to) }}`,
+        `{{- if not $rule.to }}`,
+        `{{- fail (printf "networkPolicy.extraEgress[%d] has no destinations (\\"to\\"), so it lets the agent pods reach every address, the metadata addresses included: list its destinations (an ipBlock that excepts the metadata addresses, or selectors), or set networkPolicy.allowMetadata=true" $i) }}`,
+        `{{- end }}`,
+        `{{- range $peer := $rule.to }}`,
         `{{- with $peer.ipBlock }}`,
         `{{- $block := . }}`,
         `{{- range $ip := ${v("networkPolicy.metadataAddresses").path.replace(".Values", "$.Values")} }}`,

@@ -199,7 +199,11 @@ describe("isolation rendering: NetworkPolicies", () => {
     expect(failure([both, open])).toBe(
       `networkPolicy.extraEgress[1] lets the agent pods reach the metadata address 168.63.129.16 (ipBlock 0.0.0.0/0): add "168.63.129.16/32" to that ipBlock's except, or set networkPolicy.allowMetadata=true if jobs must reach it`,
     );
-    const closed = { networkPolicy: { extraEgress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32", "168.63.129.16/32"] } }] }] } };
+    const anywhere = { networkPolicy: { extraEgress: [{ ports: [{ protocol: "TCP", port: 443 }] }] } };
+    expect(failure([both, anywhere])).toBe(
+      `networkPolicy.extraEgress[0] has no destinations ("to"), so it lets the agent pods reach every address, the metadata addresses included: list its destinations (an ipBlock that excepts the metadata addresses, or selectors), or set networkPolicy.allowMetadata=true`,
+    );
+        const closed = { networkPolicy: { extraEgress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32", "168.63.129.16/32"] } }] }] } };
     expect(helmTemplate({ valuesFiles: [base.file], values: [both, closed] }).status).toBe(0);
     expect(helmTemplate({ valuesFiles: [base.file], values: [both, open, { networkPolicy: { allowMetadata: true } }] }).status).toBe(0);
   });

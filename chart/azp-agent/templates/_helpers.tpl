@@ -186,7 +186,10 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- define "azp-agent.networkPolicyCheck" -}}
 {{- if not .Values.networkPolicy.allowMetadata }}
 {{- range $i, $rule := .Values.networkPolicy.extraEgress }}
-{{- range $peer := (default (list) $rule.to) }}
+{{- if not $rule.to }}
+{{- fail (printf "networkPolicy.extraEgress[%d] has no destinations (\"to\"), so it lets the agent pods reach every address, the metadata addresses included: list its destinations (an ipBlock that excepts the metadata addresses, or selectors), or set networkPolicy.allowMetadata=true" $i) }}
+{{- end }}
+{{- range $peer := $rule.to }}
 {{- with $peer.ipBlock }}
 {{- $block := . }}
 {{- range $ip := $.Values.networkPolicy.metadataAddresses }}
