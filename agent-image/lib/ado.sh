@@ -212,13 +212,16 @@ ado_request_retry() {
 # ado_problem <what was being done>: sets ADO_PROBLEM and ADO_EXIT for the last answer.
 ado_problem() {
   local what="$1"
-  local credential fix
+  local credential fix renew
   credential="$(auth_credential_name)"
-  # What to do about a refused credential, per azp.auth.
+  # What to do about a refused credential, per azp.auth: `fix` for the identity's rights,
+  # `renew` for a token that expired or is not accepted as a token.
   if [[ "${AUTH_MODE}" == pat ]]; then
     fix="create a PAT with the Agent Pools (Read & manage) scope and update the Secret"
+    renew="${fix}"
   else
     fix="add the identity ${AUTH_CLIENT} to the organization and give it the Administrator role in the agent pool"
+    renew="the image renews Entra tokens before they expire: look for an earlier 'could not renew the Entra token' warning, and check that AZP_URL's organization is connected to tenant ${AUTH_TENANT}"
   fi
   local detail=""
   [[ -z "${ADO_MESSAGE}" ]] || detail=": ${ADO_MESSAGE}"
@@ -249,7 +252,7 @@ ado_problem() {
       ;;
     token_expired)
       ADO_EXIT="${EXIT_AUTH}"
-      ADO_PROBLEM="${credential} has expired (HTTP 401 while ${what}; Azure DevOps says: ${ADO_SERVICE_ERROR:-${ADO_MESSAGE}}); ${fix}"
+      ADO_PROBLEM="${credential} has expired (HTTP 401 while ${what}; Azure DevOps says: ${ADO_SERVICE_ERROR:-${ADO_MESSAGE}}); ${renew}"
       ;;
     auth_denied)
       ADO_EXIT="${EXIT_AUTH}"
@@ -257,7 +260,7 @@ ado_problem() {
       ;;
     token_invalid)
       ADO_EXIT="${EXIT_AUTH}"
-      ADO_PROBLEM="Azure DevOps rejected ${credential} as invalid (HTTP 401 while ${what}${detail}): the token is wrong, revoked or for another organization; ${fix}"
+      ADO_PROBLEM="Azure DevOps rejected ${credential} as invalid (HTTP 401 while ${what}${detail}): the token is wrong, revoked or for another organization; ${renew}"
       ;;
     forbidden)
       ADO_EXIT="${EXIT_AUTH}"

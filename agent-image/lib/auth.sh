@@ -25,6 +25,8 @@ readonly AUTH_SH_LOADED=1
 
 # Seconds before its expiry an Entra token is replaced.
 readonly AUTH_REFRESH_MARGIN=300
+# Seconds between two attempts to renew an Entra token after one failed.
+readonly AUTH_RENEW_BACKOFF=30
 readonly ENTRA_CONNECT_TIMEOUT=10
 readonly ENTRA_MAX_TIME=30
 readonly ENTRA_ATTEMPTS=4
@@ -91,20 +93,20 @@ auth_credential_name() {
   esac
 }
 
-# token_read_file <out var> <name of the setting> <file> <what the file holds>: reads a
-# credential file, whitespace removed; on failure sets COMMON_TOKEN_ERROR and returns 1.
+# token_read_file <out var> <name of the setting> <file> <what it holds> <what provides it>:
+# reads a credential file, whitespace removed; on failure sets COMMON_TOKEN_ERROR and returns 1.
 token_read_file() {
   local -n _content="$1"
-  local name="$2" file="$3" what="$4" text=""
+  local name="$2" file="$3" what="$4" holder="$5" text=""
   if [[ ! -e "${file}" ]]; then
-    COMMON_TOKEN_ERROR="${name}: ${file} does not exist; mount ${what} there (or point ${name} at it)"
+    COMMON_TOKEN_ERROR="${name}: ${file} does not exist; mount ${holder} holding ${what} there (or point ${name} at it)"
   elif [[ ! -f "${file}" || ! -r "${file}" ]]; then
     COMMON_TOKEN_ERROR="${name}: ${file} is not a readable file for uid $(id -u); check the volume's defaultMode and the pod's fsGroup"
   else
     IFS= read -r -d '' text <"${file}" || true
     # PATs, client secrets and JWTs have no whitespace: a newline from `echo` is noise.
     text="${text//[[:space:]]/}"
-    [[ -n "${text}" ]] || COMMON_TOKEN_ERROR="${name}: ${file} is empty; put ${what} into it"
+    [[ -n "${text}" ]] || COMMON_TOKEN_ERROR="${name}: ${file} is empty; put ${what} into ${holder}"
   fi
   [[ -z "${COMMON_TOKEN_ERROR}" ]] || return 1
   _content="${text}"
@@ -122,15 +124,15 @@ token_try_load() {
   AUTH_FILE="${file}"
   case "${AUTH_MODE}" in
     pat)
-      token_read_file credential "${name}" "${file}" "the Secret holding the PAT" || return 1
+      token_read_file credential "${name}" "${file}" "the PAT" "the Secret" || return 1
       COMMON_TOKEN="${credential}"
       ;;
     servicePrincipal)
-      token_read_file credential "${name}" "${file}" "the Secret holding the client secret" || return 1
+      token_read_file credential "${name}" "${file}" "the client secret" "the Secret" || return 1
       entra_token client_secret "${credential}"
       ;;
     workloadIdentity)
-      token_read_file credential AZURE_FEDERATED_TOKEN_FILE "${AUTH_FEDERATED_FILE}" "the projected service-account token (the chart's azp.auth=workloadIdentity does)" || return 1
+      token_read_file credential AZURE_FEDERATED_TOKEN_FILE "${AUTH_FEDERATED_FILE}" "the service-account token" "a projected volume (the chart's azp.auth=workloadIdentity does)" || return 1
       entra_token client_assertion "${credential}"
       ;;
   esac
@@ -142,11 +144,25 @@ token_load() {
 }
 
 # token_fresh: before a request: a new Entra token when the one held expires soon. A failure
-# is logged and the old token used (the request then shows what Azure DevOps says).
+# is logged and the old token used (the request then shows what Azure DevOps says); the next
+# attempt waits AUTH_RENEW_BACKOFF seconds, so a failing Entra is not asked on every request.
 token_fresh() {
   [[ "${AUTH_MODE}" != pat && -n "${AUTH_SETTING}" ]] || return 0
   ((EPOCHSECONDS < AUTH_RENEW_AT)) && return 0
-  token_try_load "${AUTH_SETTING}" "${AUTH_FILE}" || log_warn "could not renew the Entra token: ${COMMON_TOKEN_ERROR}"
+  if ! token_try_load "${AUTH_SETTING}" "${AUTH_FILE}"; then
+    log_warn "could not renew the Entra token (next attempt in ${AUTH_RENEW_BACKOFF}s): ${COMMON_TOKEN_ERROR}"
+    AUTH_RENEW_AT=$((EPOCHSECONDS + AUTH_RENEW_BACKOFF))
+  fi
+}
+
+# token_reload <name of the setting> <file>: before a retried attempt: the PAT read again (the
+# Secret may have been rotated), or, in the Entra modes, a new token only if the held one is due.
+token_reload() {
+  if [[ "${AUTH_MODE}" == pat ]]; then
+    token_try_load "$1" "$2"
+  else
+    token_fresh
+  fi
 }
 
 # token_auth_header: the Authorization header line for curl's config syntax (`curl -K -`).
@@ -223,12 +239,13 @@ entra_accept() {
   if parsed="$(jq -r "${COMMON_JQ_FIELDS}"' [.access_token, .expires_in] | fields' <<<"$1" 2>/dev/null)"; then
     IFS=$'\x1f' read -r token expires <<<"${parsed}" || true
   fi
-  if [[ ! "${token:-}" =~ ^[A-Za-z0-9._~+/=-]+$ || ! "${expires:-}" =~ ^[0-9]+$ ]]; then
+  if [[ ! "${token:-}" =~ ^[A-Za-z0-9._~+/=-]+$ || ! "${expires:-}" =~ ^[0-9]{1,9}$ ]]; then
     COMMON_TOKEN_ERROR="Microsoft Entra at $2 answered HTTP 200 without an access token and its lifetime: is AZURE_AUTHORITY_HOST (${AUTH_AUTHORITY}) an Entra authority?"
     COMMON_TOKEN_EXIT="${EXIT_AUTH}"
     return 1
   fi
   COMMON_TOKEN="${token}"
+  expires=$((10#${expires}))
   local keep=$((expires - AUTH_REFRESH_MARGIN))
   ((keep >= expires / 2)) || keep=$((expires / 2))
   AUTH_RENEW_AT=$((EPOCHSECONDS + keep))
@@ -238,7 +255,7 @@ entra_accept() {
 # says which federated credential the identity lacks. The kubelet wrote the file, no job can.
 entra_claims() {
   local payload token=""
-  token_read_file token AZURE_FEDERATED_TOKEN_FILE "${AUTH_FEDERATED_FILE}" "the token" 2>/dev/null || return 0
+  token_read_file token AZURE_FEDERATED_TOKEN_FILE "${AUTH_FEDERATED_FILE}" "the token" "a volume" || return 0
   payload="${token#*.}"
   payload="${payload%%.*}"
   payload="${payload//-/+}"

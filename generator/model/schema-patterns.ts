@@ -35,7 +35,11 @@ export const patterns = {
   /** An IPv4 address (dotted quad). */
   ipv4: "^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}$",
   /** An IPv4 or IPv6 CIDR, as NetworkPolicy's ipBlock takes it. */
-  cidr: "^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}/([0-9]|[12][0-9]|3[0-2])|[0-9a-fA-F:]*:[0-9a-fA-F:.]*/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$",
+  cidr: "^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}/([0-9]|[12][0-9]|3[0-2])|[0-9a-fA-F:]*:[0-9a-fA-F:]*/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$",
+  /** IPv4-mapped IPv6 (`::ffff:…`): IPv4 addresses in disguise, which the metadata check cannot see. */
+  ipv4MappedIpv6: "^::[fF]{4}:",
+  /** An https URL without query or fragment (an Entra authority). */
+  authorityUrl: "^https://[^\\s/?#]+(/[^\\s?#]*)?$",
   /** Image tag. */
   imageTag: "^$|^[\\w][\\w.\\-]{0,127}$",
 } as const;

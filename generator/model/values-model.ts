@@ -76,7 +76,7 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
         schema: { pattern: `^$|${patterns.dnsSubdomain}` },
       }),
       existingSecretKey: str("clientSecret", "Key of the client secret inside `existingSecret`.", { schema: { pattern: patterns.secretKey } }),
-      authorityHost: str(imageContract.entra.authorityHost, "Microsoft Entra authority (another for a sovereign cloud).", { schema: { pattern: patterns.httpsUrl } }),
+      authorityHost: str(imageContract.entra.authorityHost, "Microsoft Entra authority (another for a sovereign cloud).", { schema: { pattern: patterns.authorityUrl } }),
       audience: str(
         imageContract.entra.federatedTokenAudience,
         "With `auth: workloadIdentity`: audience of the projected service-account token, as the identity's federated credentials expect it. Their subjects: `system:serviceaccount:<namespace>:<serviceAccount.name>` (agents, helm test, placeholder) and `…:<gc.serviceAccount.name>` (the collector); their issuer: the cluster's service-account issuer.",
@@ -216,22 +216,33 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
       enabled: bool(false, "Render the NetworkPolicies."),
       dns: list(
         [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
-        "Peers that answer DNS (port 53, UDP and TCP); the default is the cluster DNS of kube-system.",
-        { type: "object" },
+        "Peers that answer DNS (port 53, UDP and TCP); the default is the cluster DNS of kube-system (add NodeLocal DNSCache's address if you run it).",
+        { type: "object", minProperties: 1 },
+        { schema: { minItems: 1 } },
       ),
       azureDevOps: group("Where Azure DevOps (and the agent package download) is reached.", {
         cidrs: list(["0.0.0.0/0"], "Address ranges; narrow them to Azure DevOps' published ranges (service tag `AzureDevOps`) or your proxy. The metadata addresses are excepted from each range that holds them.", {
           type: "string",
           pattern: patterns.cidr,
-        }),
-        ports: list([443], "TCP ports (add your proxy's port).", { type: "integer", minimum: 1, maximum: 65535 }),
+          not: { pattern: patterns.ipv4MappedIpv6 },
+        }, { schema: { minItems: 1 } }),
+        ports: list([443], "TCP ports (add your proxy's port).", { type: "integer", minimum: 1, maximum: 65535 }, { schema: { minItems: 1 } }),
       }),
       apiServer: group("Where the Kubernetes API server is reached (its endpoints' addresses: `kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes`).", {
         cidrs: list(["0.0.0.0/0"], "Address ranges of the API server's endpoints; the metadata addresses are excepted from each range that holds them.", {
           type: "string",
           pattern: patterns.cidr,
-        }),
-        ports: list([443, 6443], "TCP ports of the API server's endpoints.", { type: "integer", minimum: 1, maximum: 65535 }),
+          not: { pattern: patterns.ipv4MappedIpv6 },
+        }, { schema: { minItems: 1 } }),
+        ports: list([443, 6443], "TCP ports of the API server's endpoints.", { type: "integer", minimum: 1, maximum: 65535 }, { schema: { minItems: 1 } }),
+      }),
+      entra: group("With `azp.auth` servicePrincipal or workloadIdentity: where Microsoft Entra (`azp.entra.authorityHost`) is reached.", {
+        cidrs: list(["0.0.0.0/0"], "Address ranges; narrow them to Entra's published ranges (service tag `AzureActiveDirectory`) or your proxy. The metadata addresses are excepted from each range that holds them.", {
+          type: "string",
+          pattern: patterns.cidr,
+          not: { pattern: patterns.ipv4MappedIpv6 },
+        }, { schema: { minItems: 1 } }),
+        ports: list([443], "TCP ports.", { type: "integer", minimum: 1, maximum: 65535 }, { schema: { minItems: 1 } }),
       }),
       metadataAddresses: list(
         ["169.254.169.254", "168.63.129.16"],

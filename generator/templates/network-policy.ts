@@ -10,6 +10,8 @@ import { component, fullname, metadata } from "./pod-parts.ts";
  * `networkPolicy.enabled` (issue #10): what each pod of the release may reach. No pod accepts
  * connections (no ingress rule); egress is an allow-list per kind of pod:
  *
+ * Every kind also reaches Microsoft Entra with `azp.auth` servicePrincipal or workloadIdentity.
+ *
  *   agents     DNS, Azure DevOps, the API server (only the Deployment's pods: their sidecar
  *              deletes its pod; KEDA's Job pods have no Kubernetes token), `extraEgress` (the
  *              jobs' own destinations).
@@ -41,6 +43,9 @@ const dns = (t: TemplateDocument): INetworkPolicyEgressRule => ({
 });
 const azureDevOps = (t: TemplateDocument): INetworkPolicyEgressRule => ({ to: ipBlocks(t, "networkPolicy.azureDevOps.cidrs"), ports: tcpPorts(t, "networkPolicy.azureDevOps.ports") });
 const apiServer = (t: TemplateDocument): INetworkPolicyEgressRule => ({ to: ipBlocks(t, "networkPolicy.apiServer.cidrs"), ports: tcpPorts(t, "networkPolicy.apiServer.ports") });
+/** Microsoft Entra, in the identity modes that get tokens from it (every pod that talks to Azure DevOps). */
+const entra = (t: TemplateDocument): INetworkPolicyEgressRule[] =>
+  t.whenItems(`ne ${v("azp.auth").path} "pat"`, [{ to: ipBlocks(t, "networkPolicy.entra.cidrs"), ports: tcpPorts(t, "networkPolicy.entra.ports") }]);
 
 /** One policy over the release's pods of `components`. */
 function policy(t: TemplateDocument, suffix: string, components: string[], egress: INetworkPolicyEgressRule[]): object {
@@ -67,11 +72,12 @@ export const networkPolicyTemplate: ChartTemplate = {
       object: policy(t, "agents", [component.agent], [
         dns(t),
         azureDevOps(t),
+        ...entra(t),
         ...t.whenItems(`not ${v("autoscaling.enabled").path}`, [apiServer(t)]),
         t.spliceItems<INetworkPolicyEgressRule>(v("networkPolicy.extraEgress").path),
       ]),
     },
-    { guard: enabled, object: policy(t, "cronjobs", [component.refresh, component.gc], [dns(t), azureDevOps(t), apiServer(t)]) },
-    { guard: enabled, object: policy(t, "hooks", [component.test, component.placeholder], [dns(t), azureDevOps(t)]) },
+    { guard: enabled, object: policy(t, "cronjobs", [component.refresh, component.gc], [dns(t), azureDevOps(t), ...entra(t), apiServer(t)]) },
+    { guard: enabled, object: policy(t, "hooks", [component.test, component.placeholder], [dns(t), azureDevOps(t), ...entra(t)]) },
   ],
 };

@@ -34,7 +34,7 @@ authorityKeyIdentifier=keyid"
 
 up_pki() {
   # Bump the layout number whenever a certificate's names or usages change here.
-  local layout="2 ${CL_NODE_NAME} ${CL_NODE_IP} ${CL_KUBERNETES_SVC_IP}"
+  local layout="3 ${CL_NODE_NAME} ${CL_NODE_IP} ${CL_KUBERNETES_SVC_IP}"
   if [[ "$(cat "${CL_PKI}/.layout" 2>/dev/null)" == "${layout}" ]] \
     && openssl x509 -checkend 86400 -noout -in "${CL_PKI}/apiserver.crt" >/dev/null 2>&1; then
     return 0
@@ -61,9 +61,10 @@ up_pki() {
     -config <(printf '[req]\ndistinguished_name=dn\n[dn]\n[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\n') \
     -extensions ca -out "${CL_PKI}/front-proxy-ca.crt"
   UP_PKI_CA=front-proxy-ca up_pki_cert front-proxy-client "/CN=front-proxy-client" clientAuth
-  # ServiceAccount token signing key pair (ES256).
-  openssl ecparam -name prime256v1 -genkey -noout -out "${CL_PKI}/sa.key"
-  openssl ec -in "${CL_PKI}/sa.key" -pubout -out "${CL_PKI}/sa.pub" 2>/dev/null
+  # ServiceAccount token signing key pair: RSA (RS256), as managed clusters use, because
+  # Microsoft Entra accepts federated tokens signed with RS256 only (workload identity e2e).
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "${CL_PKI}/sa.key" 2>/dev/null
+  openssl rsa -in "${CL_PKI}/sa.key" -pubout -out "${CL_PKI}/sa.pub" 2>/dev/null
   printf '%s\n' "${layout}" >"${CL_PKI}/.layout"
 }
 

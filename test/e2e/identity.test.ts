@@ -180,18 +180,26 @@ describe.each([
 });
 
 describe("a workload identity's Entra token that expires during a long job", () => {
-  it("should not keep the sidecar from removing the agent: it gets a fresh token from a fresh federated token", async () => {
-    // Entra tokens of 40 s from now on; the job takes 60 s (the sidecar's status checks and the
-    // removal after it need renewed tokens, which the fake Azure DevOps checks for expiry).
+  it("should not keep the sidecar from removing the agent: it renews the token before use", async () => {
+    // Entra tokens of 40 s from now on, and pods that get theirs only now (a rollout); the job
+    // takes 60 s, so every token the pods got at start has expired when the agent is removed, and
+    // the fake Azure DevOps refuses an expired token with 401.
     stack.fake.entra({ accessTokenTtlSeconds: 40, resetStats: true });
     try {
+      await stack.kube.ok(["-n", wi.namespace, "rollout", "restart", `deployment/${wi.fullname}`]);
+      await stack.kube.ok(["-n", wi.namespace, "rollout", "status", `deployment/${wi.fullname}`, "--timeout=240s"]);
       await waitForSteadyPool(stack, wi, REPLICAS);
+      const started = Date.now();
       const [requestId] = stack.fake.enqueueJobs(poolIdOf(stack), { script: "sleep 60; echo done", demands: [`AZP_RELEASE -equals ${wi.namespace}/${wi.fullname}`] });
       const job = await waitJobFinished(requestId!);
       expect(job.result).toBe("succeeded");
       await waitFor(`the agent ${job.agentName} to be removed`, async () => (agentsOf(stack, wi).some((a) => a.name === job.agentName) ? undefined : true));
-      const refused = stack.fake.requests().filter((r) => r.status === 401 && (r.userAgent ?? "").startsWith("azp-agent-image/"));
-      expect(refused).toEqual([]);
+      const fromImage = stack.fake.requests().filter((r) => (r.userAgent ?? "").startsWith("azp-agent-image/") && !/(^|\/)_entra\//.test(r.path));
+      const removal = fromImage.find((r) => r.method === "DELETE" && r.status === 204 && Date.parse(r.time) >= started);
+      expect(removal, "the sidecar's DELETE of its agent").toBeDefined();
+      expect(Date.parse(removal!.time) - started).toBeGreaterThan(40_000);
+      expect(fromImage.filter((r) => r.status === 401)).toEqual([]);
+      expect(stack.fake.entra().stats.issued[WI.clientId]?.assertion ?? 0).toBeGreaterThan(REPLICAS * 2);
     } finally {
       stack.fake.entra({ accessTokenTtlSeconds: 3599 });
     }

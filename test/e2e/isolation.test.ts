@@ -50,12 +50,12 @@ async function deleteFromSidecar(pod: string, target: string, dryRun: boolean): 
   const sa = paths.serviceAccount;
   const script = [
     'api="https://${KUBERNETES_SERVICE_HOST}:${KUBERNETES_SERVICE_PORT}"',
-    `curl -sS -D /tmp/headers -o /tmp/body -w '%{http_code}' --cacert ${sa}/ca.crt -H "Authorization: Bearer $(cat ${sa}/token)" -X DELETE "$api/api/v1/namespaces/${NS}/pods/${target}${dryRun ? "?dryRun=All" : ""}"`,
-    'echo; echo "---"; grep -i "^warning:" /tmp/headers; echo "---"; cat /tmp/body; rm -f /tmp/headers /tmp/body',
+    `code="$(curl -sS -D /tmp/headers -o /tmp/body -w '%{http_code}' --cacert ${sa}/ca.crt -H "Authorization: Bearer $(cat ${sa}/token)" -X DELETE "$api/api/v1/namespaces/${NS}/pods/${target}${dryRun ? "?dryRun=All" : ""}")"`,
+    'echo "STATUS=$code"; echo "<<<WARNINGS"; grep -i "^warning:" /tmp/headers; echo "WARNINGS>>>"; echo "<<<BODY"; cat /tmp/body; echo; echo "BODY>>>"; rm -f /tmp/headers /tmp/body',
   ].join("\n");
   const out = await stack.kube.ok(["-n", NS, "exec", pod, "-c", containers.deregister, "--", "sh", "-c", script]);
-  const [status = "", warnings = "", body = ""] = out.split("\n---\n");
-  return { status: status.trim(), warnings, body };
+  const section = (name: string): string => new RegExp(`<<<${name}\\n([\\s\\S]*?)${name}>>>`).exec(out)?.[1] ?? "";
+  return { status: /STATUS=(\d+)/.exec(out)?.[1] ?? "", warnings: section("WARNINGS"), body: section("BODY").trim() };
 }
 
 const policyName = `${NS}-iso-azp-agent-own-pod-deletion`;

@@ -32,7 +32,7 @@ describe("the commands, when sourced", () => {
   // reading any other AZP_/POD_ name would silently get nothing.
   it.each(Object.entries(imageContract.commands) as [ImageCommand, string][])("should read exactly the contract's variables: %s", async (key, command) => {
     const text = readFileSync(commandPath(command as (typeof COMMANDS)[number]), "utf8");
-    const read = new Set([...text.matchAll(/\$\{((?:AZP|POD|VSO)_[A-Z0-9_]+):-/g)].map((m) => m[1]));
+    const read = new Set([...text.matchAll(/\$\{((?:AZP|POD|VSO|AZURE)_[A-Z0-9_]+):-/g)].map((m) => m[1]));
     const expected = new Set(envReadBy(key).map((k) => imageContract.env[k].name));
     expect([...read].sort()).toEqual([...expected].sort());
   });
@@ -41,7 +41,7 @@ describe("the commands, when sourced", () => {
 describe("shellcheck", () => {
   it("should find nothing in agent-image/ and tools/build-image.sh", async () => {
     const shellcheck = await ensureShellcheck();
-    const files = [...COMMANDS.map((c) => `bin/${c}`), "lib/common.sh", "lib/ado.sh", "lib/kube.sh"];
+    const files = [...COMMANDS.map((c) => `bin/${c}`), "lib/common.sh", "lib/auth.sh", "lib/ado.sh", "lib/kube.sh", "lib/placeholder.sh"];
     const r = await exec(shellcheck, ["--external-sources", ...files], { cwd: IMAGE_DIR });
     expect(r.output).toBe("");
     const tool = await exec(shellcheck, [repoPath("tools", "build-image.sh")]);
@@ -145,11 +145,11 @@ describe("common.sh SIGTERM pause", () => {
   }, 60_000);
 });
 
-describe("common.sh PAT file", () => {
+describe("auth.sh PAT file", () => {
   it("should read the PAT without surrounding whitespace and build a Basic header", async () => {
     const file = join(scratch, "token-ok");
     writeFileSync(file, "  s3cr3tpat\n");
-    const r = await bashWith(common, `token_load AZP_TOKEN_FILE ${q(file)}; printf '[%s]\\n' "$COMMON_TOKEN"; token_basic_header`);
+    const r = await bashWith(common, `token_load AZP_TOKEN_FILE ${q(file)}; printf '[%s]\\n' "$COMMON_TOKEN"; token_auth_header`);
     expect(r.stdout).toBe(`[s3cr3tpat]\nheader = "Authorization: Basic ${Buffer.from(":s3cr3tpat").toString("base64")}"\n`);
   });
 

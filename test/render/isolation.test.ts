@@ -165,7 +165,7 @@ describe("isolation rendering: NetworkPolicies", () => {
   });
 
   it("should except from each range exactly the metadata addresses it holds", () => {
-    const cidrs = ["13.107.6.0/24", "169.254.0.0/16", "168.63.0.0/16", "160.0.0.0/4", "10.0.0.0/8", "169.254.169.254/32", "2603:1030::/32"];
+    const cidrs = ["13.107.6.0/24", "169.254.0.0/16", "168.63.0.0/16", "160.0.0.0/4", "10.0.0.0/8", "169.254.169.254/31", "2603:1030::/32"];
     const narrowed = rendered([both, { networkPolicy: { azureDevOps: { cidrs } } }]);
     const ado = narrowed.all("NetworkPolicy").find((p) => p.metadata?.name === `${fullname}-agents`)?.spec?.egress?.[1]?.to;
     expect(ado).toEqual([
@@ -174,9 +174,40 @@ describe("isolation rendering: NetworkPolicies", () => {
       { ipBlock: { cidr: "168.63.0.0/16", except: ["168.63.129.16/32"] } },
       { ipBlock: { cidr: "160.0.0.0/4", except: ["169.254.169.254/32", "168.63.129.16/32"] } },
       { ipBlock: { cidr: "10.0.0.0/8", except: [] } },
-      { ipBlock: { cidr: "169.254.169.254/32", except: ["169.254.169.254/32"] } },
+      { ipBlock: { cidr: "169.254.169.254/31", except: ["169.254.169.254/32"] } },
       { ipBlock: { cidr: "2603:1030::/32", except: [] } },
     ]);
+  });
+
+  it("should refuse a chart range that is a metadata address itself (an ipBlock cannot except all of itself)", () => {
+    expect(failure([both, { networkPolicy: { apiServer: { cidrs: ["10.0.0.1/32", "168.63.129.16/32"] } } }])).toBe(
+      "networkPolicy.apiServer.cidrs has 168.63.129.16/32, the metadata address 168.63.129.16 itself: remove it, or set networkPolicy.allowMetadata=true if the pods must reach it",
+    );
+  });
+
+  it("should refuse empty destination lists and IPv4-mapped IPv6 ranges in the schema", () => {
+    for (const bad of [{ dns: [] }, { azureDevOps: { cidrs: [] } }, { apiServer: { cidrs: [] } }, { entra: { ports: [] } }, { azureDevOps: { cidrs: ["::ffff:0.0.0.0/96"] } }, { apiServer: { cidrs: ["::FFFF:a9fe:a9fe/128"] } }]) {
+      const r = helmTemplate({ valuesFiles: [base.file], values: [both, { networkPolicy: bad }] as never });
+      expect(r.status, JSON.stringify(bad)).not.toBe(0);
+      expect(r.stderr, JSON.stringify(bad)).toContain("values don't meet the specifications of the schema");
+    }
+  });
+
+  it("should refuse an IPv4-mapped IPv6 range in a user rule", () => {
+    const mapped = { networkPolicy: { extraEgress: [{ to: [{ ipBlock: { cidr: "::ffff:a9fe:0/112" } }] }] } };
+    expect(failure([both, mapped])).toBe(
+      "networkPolicy.extraEgress[0] has the IPv4-mapped IPv6 range ::ffff:a9fe:0/112: write it as an IPv4 range, so that the metadata addresses can be checked and excepted",
+    );
+  });
+
+  it("should let every kind of pod reach Microsoft Entra in the Entra modes, and only there", () => {
+    const entraValues = { azp: { token: "", auth: "workloadIdentity", entra: { tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47", clientId: "0a1b2c3d-1111-2222-3333-444455556666" } } };
+    const ENTRA_RULE = { to: [EVERYWHERE_BUT_METADATA], ports: [{ protocol: "TCP", port: 443 }] };
+    const withEntra = rendered([both, entraValues]).all("NetworkPolicy");
+    const egressOf = (suffix: string): unknown => withEntra.find((p) => p.metadata?.name === `${fullname}-${suffix}`)?.spec?.egress;
+    expect(egressOf("agents")).toEqual([DNS_RULE, ADO_RULE, ENTRA_RULE, API_RULE]);
+    expect(egressOf("cronjobs")).toEqual([DNS_RULE, ADO_RULE, ENTRA_RULE, API_RULE]);
+    expect(egressOf("hooks")).toEqual([DNS_RULE, ADO_RULE, ENTRA_RULE]);
   });
 
   it("should except nothing when metadata is allowed", () => {

@@ -182,9 +182,18 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- toJson $except }}
 {{- end }}
 
-{{/* networkPolicy.extraEgress must not open a metadata address unless networkPolicy.allowMetadata: each ipBlock that holds one lists it in `except`. */}}
+{{/* No rule may open a metadata address unless networkPolicy.allowMetadata: no chart range is one (a range holding one gets it in `except`), each ipBlock of extraEgress that holds one lists it in `except`, no extraEgress rule goes everywhere. */}}
 {{- define "azp-agent.networkPolicyCheck" -}}
 {{- if not .Values.networkPolicy.allowMetadata }}
+{{- range $key := list "azureDevOps" "apiServer" "entra" }}
+{{- range $cidr := (index $.Values.networkPolicy $key).cidrs }}
+{{- range $ip := $.Values.networkPolicy.metadataAddresses }}
+{{- if and (hasSuffix "/32" $cidr) (include "azp-agent.cidrHolds" (dict "cidr" $cidr "ip" $ip)) }}
+{{- fail (printf "networkPolicy.%s.cidrs has %s, the metadata address %s itself: remove it, or set networkPolicy.allowMetadata=true if the pods must reach it" $key $cidr $ip) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- range $i, $rule := .Values.networkPolicy.extraEgress }}
 {{- if not $rule.to }}
 {{- fail (printf "networkPolicy.extraEgress[%d] has no destinations (\"to\"), so it lets the agent pods reach every address, the metadata addresses included: list its destinations (an ipBlock that excepts the metadata addresses, or selectors), or set networkPolicy.allowMetadata=true" $i) }}
@@ -192,6 +201,9 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- range $peer := $rule.to }}
 {{- with $peer.ipBlock }}
 {{- $block := . }}
+{{- if regexMatch "^::[fF]{4}:" (toString $block.cidr) }}
+{{- fail (printf "networkPolicy.extraEgress[%d] has the IPv4-mapped IPv6 range %s: write it as an IPv4 range, so that the metadata addresses can be checked and excepted" $i (toString $block.cidr)) }}
+{{- end }}
 {{- range $ip := $.Values.networkPolicy.metadataAddresses }}
 {{- if and (include "azp-agent.cidrHolds" (dict "cidr" (toString $block.cidr) "ip" $ip)) (not (has (printf "%s/32" $ip) (default (list) $block.except))) }}
 {{- fail (printf "networkPolicy.extraEgress[%d] lets the agent pods reach the metadata address %s (ipBlock %s): add \"%s/32\" to that ipBlock's except, or set networkPolicy.allowMetadata=true if jobs must reach it" $i $ip (toString $block.cidr) $ip) }}
