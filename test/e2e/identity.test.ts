@@ -106,8 +106,13 @@ async function installWith(name: string, namespace: string, values: Record<strin
 beforeAll(async () => {
   stack = await startStack();
   stack.fake.entra(entraTables());
-  sp = await installWith("sp", NS_SP, identityValues("servicePrincipal", SP.clientId));
-  wi = await installWith("wi", NS_WI, identityValues("workloadIdentity", WI.clientId));
+  try {
+    sp = await installWith("sp", NS_SP, identityValues("servicePrincipal", SP.clientId));
+    wi = await installWith("wi", NS_WI, identityValues("workloadIdentity", WI.clientId));
+  } catch (error) {
+    await reportFailure(stack, "installing the releases", [NS_SP, NS_WI]);
+    throw error;
+  }
 });
 
 afterEach(async (ctx) => {

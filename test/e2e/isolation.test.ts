@@ -72,7 +72,7 @@ describe("the own-pod deletion policy", () => {
     expect(sibling.status).toBe("403");
     const answer = JSON.parse(sibling.body) as { reason: string; message: string };
     expect(answer.reason).toBe("Forbidden");
-    expect(answer.message).toBe(`ValidatingAdmissionPolicy '${policyName}' with binding '${policyName}' denied request: ${refusal(a!, b!)}`);
+    expect(answer.message).toBe(`pods "${b}" is forbidden: ValidatingAdmissionPolicy '${policyName}' with binding '${policyName}' denied request: ${refusal(a!, b!)}`);
     // The sibling was not deleted: both pods are still the pool.
     const now = (await stack.kube.pods(NS, agentSelector(rel))).map((p) => p.name);
     expect(now).toContain(b);

@@ -133,7 +133,9 @@ function getJson(url: URL, trust: ResolvedIssuerTrust): Promise<Record<string, u
   return new Promise((resolve, reject) => {
     const options = {
       method: "GET",
-      headers: { Accept: "application/json" },
+      // The JWKS media type too: the Kubernetes API server answers /openid/v1/jwks with
+      // `application/jwk-set+json` and refuses (406) an Accept that excludes it.
+      headers: { Accept: "application/json, application/jwk-set+json" },
       timeout: FETCH_TIMEOUT_MS,
       ...(url.protocol === "https:"
         ? {
