@@ -9,6 +9,7 @@
 #   - the pod sandbox ("pause") image as an OCI archive (.cache/cluster/images/pause.oci.tar),
 #     from test/cluster/pause/pause.c; up.sh imports it into the cluster's containerd,
 #   - KEDA's operator and its image archive (keda.sh build; `keda.sh up`, run by up.sh, deploys it).
+#   - kube-router, its network policy controller only (netpol.sh build; up.sh starts it).
 # Usage: test/cluster/build.sh
 set -Eeuo pipefail
 CL_SCRIPT="cluster-build"
@@ -108,6 +109,7 @@ build_record_versions() {
     dpkg-query -W -f='${Package} ${Version}\n' containerd runc containernetworking-plugins 2>/dev/null
     printf 'pause-image %s\n' "${CL_PAUSE_IMAGE}"
     printf 'keda %s\n' "${CL_KEDA_VERSION}"
+    printf 'kube-router %s\n' "${CL_KUBE_ROUTER_VERSION}"
   } >"${f}.tmp"
   mv "${f}.tmp" "${f}"
 }
@@ -119,6 +121,7 @@ build_main() {
   build_kube
   build_pause_image
   bash "${CL_SRC}/keda.sh" build
+  bash "${CL_SRC}/netpol.sh" build
   build_record_versions
   cl_log "build ready in $(cl_elapsed "${started}")s"
 }

@@ -163,7 +163,7 @@ down_host_files() {
 down_main() {
   local started
   started="$(cl_now)"
-  down_stop 10 kube-proxy kube-scheduler kube-controller-manager kubelet
+  down_stop 10 kube-router kube-proxy kube-scheduler kube-controller-manager kubelet
   down_containers
   down_stop 10 containerd
   down_shims
@@ -171,6 +171,7 @@ down_main() {
   down_stop 10 etcd
   down_unmount
   down_network
+  bash "${CL_SRC}/netpol.sh" cleanup
   down_cgroups
   down_host_files
   rm -f "${CL_ENV_FILE}"

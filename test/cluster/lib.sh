@@ -33,13 +33,22 @@ CL_KUBE_VERSION="v1.34.12"
 # expects: no watch progress requests, "Too large resource version" timeouts in its log).
 CL_ETCD_VERSION="v3.6.4"
 # Debian bookworm packages (apt); build.sh records what got installed in ${CL_BIN}/VERSIONS.
+# ipset: kube-router's network policy controller (netpol.sh) runs the ipset command.
 CL_APT_PACKAGES=(containerd runc containernetworking-plugins iptables conntrack
-  iproute2 procps openssl gcc libc6-dev curl ca-certificates util-linux)
+  iproute2 procps openssl gcc libc6-dev curl ca-certificates util-linux ipset)
 CL_PAUSE_IMAGE="127.0.0.1:5000/azp/pause:3.10-azp1"   # built from pause/pause.c (build.sh)
 # KEDA (operator only): github.com/kedacore/keda/v2 from the Go module proxy, built by keda.sh.
 # >= 2.20: the azure-pipelines scaler no longer counts jobs that an agent has already received.
 # 2.21 adds the trigger option scaleOnInFlight (default true), which the chart sets to false.
 CL_KEDA_VERSION="v2.21.0"
+# kube-router, network policy controller only (--run-firewall; no routing, no service proxy):
+# github.com/cloudnativelabs/kube-router/v2 from the Go module proxy, built by netpol.sh. The
+# CNI bridge plugin enforces no NetworkPolicy; kube-router's controller does, with iptables +
+# ipset on the host. v2.1.0 is the only version the proxy serves here; security flaws are
+# reported against it. Acceptable for this test-only, single-node, throwaway cluster (nothing
+# untrusted runs in it, nothing of it is shipped); do not reuse this pin anywhere else.
+CL_KUBE_ROUTER_VERSION="v2.1.0"
+CL_KUBE_ROUTER_HEALTH_PORT=20244    # kube-router's default; it binds all addresses (":port")
 
 # --- Network and ports (all on this machine) ----------------------------------------------------
 CL_NODE_NAME="azp-node"

@@ -412,11 +412,13 @@ up_registry() {
 }
 
 UP_COMPONENTS=(etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+# Started once the node is up (netpol.sh), so not among the components the waits above watch.
+UP_LATE_COMPONENTS=(kube-router)
 
 # A healthy cluster from an earlier up.sh (same config) is kept as it is.
 up_already_running() {
   local name
-  for name in "${UP_COMPONENTS[@]}"; do
+  for name in "${UP_COMPONENTS[@]}" "${UP_LATE_COMPONENTS[@]}"; do
     cl_pid_alive "${name}" || return 1
   done
   [[ -s "${CL_ENV_FILE}" ]] && curl -fsS http://127.0.0.1:10248/healthz >/dev/null 2>&1 \
@@ -459,6 +461,8 @@ up_main() {
   local all="${UP_COMPONENTS[*]}"
   up_wait "node ${CL_NODE_NAME} Ready" 120 "${all}" up_node_ready
   up_wait "kube-proxy programmed the kubernetes Service" 60 "${all}" up_service_programmed
+  # NetworkPolicy enforcement (netpol.sh): after kube-proxy, whose chains it must not race.
+  bash "${CL_SRC}/netpol.sh" start --exec
   up_wait "ServiceAccount default/default exists" 60 "${all}" up_default_sa
   up_wait "ConfigMap default/kube-root-ca.crt published" 60 "${all}" up_root_ca_published
   up_write_env

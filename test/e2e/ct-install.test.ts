@@ -6,7 +6,7 @@ import { release } from "../../generator/contract/release.ts";
 import { v } from "../../generator/model/values.ts";
 import { run } from "./support/kube.ts";
 import { repo } from "./support/env.ts";
-import { cleanupNamespace, createCaConfigMap, E2E_PAT, restrictedNamespace, startStack, type Stack } from "./support/stack.ts";
+import { cleanupNamespace, createCaConfigMap, E2E_PAT, networkPolicyToStack, restrictedNamespace, startStack, type Stack } from "./support/stack.ts";
 
 /**
  * `ct install` over every ci/*-values.yaml of the chart: chart-testing installs each scenario
@@ -75,8 +75,14 @@ afterAll(async () => {
 
 describe("ct install", () => {
   it("should install, helm test and uninstall every ci scenario of the chart", async () => {
+    // Where NetworkPolicy is enforced, the scenarios that enable it must reach the fake.
+    const reach = await networkPolicyToStack(stack);
     const setArgs = [
       `--set=azp.url=${stack.adoUrl}`,
+      `--set=networkPolicy.azureDevOps.cidrs={${reach.azureDevOps.cidrs.join(",")}}`,
+      `--set=networkPolicy.azureDevOps.ports={${reach.azureDevOps.ports.join(",")}}`,
+      `--set=networkPolicy.apiServer.cidrs={${reach.apiServer.cidrs.join(",")}}`,
+      `--set=networkPolicy.apiServer.ports={${reach.apiServer.ports.join(",")}}`,
       `--set=image.repository=${stack.imageRepository}`,
       `--set=image.tag=${stack.imageTag}`,
       "--set=replicaCount=1",

@@ -1,8 +1,23 @@
+import { existsSync } from "node:fs";
+import { createServer, type Server } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
 import { reportFailure } from "./support/failure-report.ts";
 import { waitFor } from "./support/kube.ts";
-import { agentSelector, cleanupNamespace, install, poolIdOf, startStack, teamValues, uninstall, upgrade, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
+import {
+  agentSelector,
+  cleanupNamespace,
+  install,
+  networkPolicyToStack,
+  poolIdOf,
+  startStack,
+  teamValues,
+  uninstall,
+  upgrade,
+  waitForSteadyPool,
+  type Release,
+  type Stack,
+} from "./support/stack.ts";
 
 /**
  * Isolation enforced by the cluster (issue #10), on the real API server: the release goes into a
@@ -10,9 +25,12 @@ import { agentSelector, cleanupNamespace, install, poolIdOf, startStack, teamVal
  * does, see `install`), with the own-pod deletion policy and the NetworkPolicies on.
  *
  * The deletions are made with the deregister sidecar's own projected token, from inside the
- * sidecar (`kubectl exec`), exactly as the sidecar itself calls the API server. NetworkPolicies
- * are created and accepted by the API server, but this cluster's network plugin (the CNI bridge
- * plugin) does not enforce them: the render layer checks their content (test/render/isolation).
+ * sidecar (`kubectl exec`), exactly as the sidecar itself calls the API server. The local
+ * cluster enforces NetworkPolicy with kube-router's policy controller (test/cluster/netpol.sh):
+ * the release's agents reach the fake Azure DevOps and the API server through the chart's rules,
+ * and a job cannot reach a service on this host that `extraEgress` opens to every address but
+ * excepts this one (the mechanism that keeps the metadata addresses out); without the policies
+ * (the control) the same job reaches it.
  */
 
 const NS = "e2e-isolation";
@@ -20,12 +38,27 @@ const REPLICAS = 2;
 const { containers, paths } = imageContract;
 let stack: Stack;
 let rel: Release;
+/** A TCP service on this host that the jobs' policy excepts (answers one line, then closes). */
+let hostService: Server;
+let hostServicePort: number;
+let networkPolicy: Record<string, unknown>;
+/** The local cluster of test/cluster/ runs kube-router's policy controller. */
+const enforced = (): boolean => existsSync("/run/azp-cluster/pids/kube-router.pid");
 
-const values = (validationActions: string[]): Record<string, unknown> =>
-  teamValues(stack, { replicaCount: REPLICAS, admissionPolicy: { enabled: true, validationActions }, networkPolicy: { enabled: true } });
+const values = (validationActions: string[], policies = true): Record<string, unknown> =>
+  teamValues(stack, { replicaCount: REPLICAS, admissionPolicy: { enabled: true, validationActions }, networkPolicy: { ...networkPolicy, enabled: policies } });
 
 beforeAll(async () => {
   stack = await startStack();
+  hostService = createServer((socket) => socket.end("host-service\n"));
+  await new Promise<void>((resolve) => hostService.listen(0, "0.0.0.0", resolve));
+  hostServicePort = (hostService.address() as { port: number }).port;
+  const host = `${stack.env.hostForPods}/32`;
+  networkPolicy = {
+    ...(await networkPolicyToStack(stack)),
+    // The jobs may use that port anywhere, except on this host.
+    extraEgress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [host, "169.254.169.254/32", "168.63.129.16/32"] } }], ports: [{ protocol: "TCP", port: hostServicePort }] }],
+  };
   await cleanupNamespace(stack, NS);
   rel = await install(stack, "iso", NS, values(["Deny"]));
 });
@@ -37,7 +70,24 @@ afterEach(async (ctx) => {
 afterAll(async () => {
   await cleanupNamespace(stack, NS);
   await stack?.fake.close();
+  await new Promise<void>((resolve) => (hostService ? hostService.close(() => resolve()) : resolve()));
 });
+
+/** Runs a job on the release that tries the host service; its output says whether it answered. */
+async function jobReachesHostService(): Promise<{ reached: string; ado: string }> {
+  const script = [
+    "set +e",
+    `out="$(curl -sS -m 5 telnet://${stack.env.hostForPods}:${hostServicePort} </dev/null 2>&1)"; echo "RESULT reached=$(printf %s "$out" | grep -c host-service)"`,
+    `echo "RESULT ado=$(curl -s -m 5 -o /dev/null -w '%{http_code}' ${stack.adoUrl}/_apis/connectionData)"`,
+  ].join("\n");
+  const [requestId] = stack.fake.enqueueJobs(poolIdOf(stack), { script });
+  const job = await stack.fake.waitFor(() => {
+    const j = stack.fake.job(requestId!);
+    return j.state === "finished" ? j : undefined;
+  }, { timeoutMs: 240_000 });
+  const out = job.output ?? "";
+  return { reached: /RESULT reached=(\d+)/.exec(out)?.[1] ?? "?", ado: /RESULT ado=(\d+)/.exec(out)?.[1] ?? "?" };
+}
 
 interface ApiAnswer {
   status: string;
@@ -120,7 +170,33 @@ describe("restricted Pod Security and NetworkPolicies", () => {
     const names = await stack.kube.ok(["-n", NS, "get", "networkpolicy", "-l", `app.kubernetes.io/instance=${rel.name}`, "-o", "jsonpath={.items[*].metadata.name}"]);
     expect(names.split(" ").sort()).toEqual([`${rel.fullname}-agents`, `${rel.fullname}-cronjobs`, `${rel.fullname}-hooks`]);
   });
+});
 
+describe.runIf(enforced())("NetworkPolicies enforced (kube-router)", () => {
+  it("should let the agents work through the chart's rules, and keep a job from an excepted address", async () => {
+    await waitForSteadyPool(stack, rel, REPLICAS);
+    const r = await jobReachesHostService();
+    expect(r.reached).toBe("0");
+    // Azure DevOps stays reachable (any HTTP answer): the block is the except, not a dead network.
+    expect(r.ado).toMatch(/^[1-5]\d\d$/);
+    await waitForSteadyPool(stack, rel, REPLICAS);
+  });
+
+  it("should let the same job reach that service once the policies are gone (the control)", async () => {
+    await upgrade(stack, rel, values(["Deny"], false));
+    await waitFor("the release's NetworkPolicies to be deleted", async () =>
+      (await stack.kube.ok(["-n", NS, "get", "networkpolicy", "-o", "name"])).trim() === "" ? true : undefined,
+    );
+    await waitForSteadyPool(stack, rel, REPLICAS);
+    const r = await waitFor("kube-router to drop the policies' rules", async () => {
+      const attempt = await jobReachesHostService();
+      return attempt.reached === "1" ? attempt : undefined;
+    }, 120_000, 5_000);
+    expect(r.reached).toBe("1");
+  });
+});
+
+describe("uninstall", () => {
   it("should remove the policy and its binding with the release", async () => {
     await uninstall(stack, rel);
     const left = await stack.kube.kubectl(["get", "validatingadmissionpolicy", policyName]);

@@ -86,6 +86,24 @@ export async function createCaConfigMap(stack: Stack, namespace: string, name: s
   await stack.kube.ok(["-n", namespace, "create", "configmap", name, `--from-file=${key}=${stack.tls.certFile}`]);
 }
 
+/**
+ * `networkPolicy` destinations that let a release work against this stack where NetworkPolicy
+ * is enforced (the local cluster runs kube-router's policy controller): Azure DevOps is the fake
+ * on this host (both its ports), the API server is the `kubernetes` Service's endpoint (policies
+ * see the address after kube-proxy's DNAT).
+ */
+export async function networkPolicyToStack(stack: Stack): Promise<{ azureDevOps: { cidrs: string[]; ports: number[] }; apiServer: { cidrs: string[]; ports: number[] } }> {
+  const slice = await stack.kube.json<{ items: { endpoints: { addresses: string[] }[]; ports: { port: number }[] }[] }>([
+    "-n", "default", "get", "endpointslices", "-l", "kubernetes.io/service-name=kubernetes",
+  ]);
+  const endpoint = slice.items[0];
+  const address = endpoint?.endpoints[0]?.addresses[0];
+  const port = endpoint?.ports[0]?.port;
+  if (address === undefined || port === undefined) throw new Error("the kubernetes Service has no endpoint");
+  const fakePorts = [stack.fake.port, ...(stack.fake.httpsPort === undefined ? [] : [stack.fake.httpsPort])];
+  return { azureDevOps: { cidrs: [`${stack.env.hostForPods}/32`], ports: fakePorts }, apiServer: { cidrs: [`${address}/32`], ports: [port] } };
+}
+
 /** A team's values: what a platform team would put in its values file, pointed at the fake. */
 export function teamValues(stack: Stack, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const base = {
