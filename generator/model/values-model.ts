@@ -33,6 +33,17 @@ const serviceAccount = (what: string, nameDefault: string): GroupSpec =>
     annotations: stringMap({}, "Annotations on the ServiceAccount (e.g. workload identity).", annotationValues),
   });
 
+/** A NetworkPolicy destination of the chart's own rules: address ranges (never empty) and TCP ports. */
+const destinations = (description: string, cidrs: string, ports: number[], portsDescription: string): GroupSpec =>
+  group(description, {
+    cidrs: list(["0.0.0.0/0"], `${cidrs} The metadata addresses are excepted from each range that holds them.`, {
+      type: "string",
+      pattern: patterns.cidr,
+      not: { pattern: patterns.ipv4MappedIpv6 },
+    }, { schema: { minItems: 1 } }),
+    ports: list(ports, portsDescription, { type: "integer", minimum: 1, maximum: 65535 }, { schema: { minItems: 1 } }),
+  });
+
 const { uid, gid } = imageContract.user;
 
 export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
@@ -220,30 +231,24 @@ export const valuesModel: GroupSpec = group("Values of the azp-agent chart.", {
         { type: "object", minProperties: 1 },
         { schema: { minItems: 1 } },
       ),
-      azureDevOps: group("Where Azure DevOps (and the agent package download) is reached.", {
-        cidrs: list(["0.0.0.0/0"], "Address ranges; narrow them to Azure DevOps' published ranges (service tag `AzureDevOps`) or your proxy. The metadata addresses are excepted from each range that holds them.", {
-          type: "string",
-          pattern: patterns.cidr,
-          not: { pattern: patterns.ipv4MappedIpv6 },
-        }, { schema: { minItems: 1 } }),
-        ports: list([443], "TCP ports (add your proxy's port).", { type: "integer", minimum: 1, maximum: 65535 }, { schema: { minItems: 1 } }),
-      }),
-      apiServer: group("Where the Kubernetes API server is reached (its endpoints' addresses: `kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes`).", {
-        cidrs: list(["0.0.0.0/0"], "Address ranges of the API server's endpoints; the metadata addresses are excepted from each range that holds them.", {
-          type: "string",
-          pattern: patterns.cidr,
-          not: { pattern: patterns.ipv4MappedIpv6 },
-        }, { schema: { minItems: 1 } }),
-        ports: list([443, 6443], "TCP ports of the API server's endpoints.", { type: "integer", minimum: 1, maximum: 65535 }, { schema: { minItems: 1 } }),
-      }),
-      entra: group("With `azp.auth` servicePrincipal or workloadIdentity: where Microsoft Entra (`azp.entra.authorityHost`) is reached.", {
-        cidrs: list(["0.0.0.0/0"], "Address ranges; narrow them to Entra's published ranges (service tag `AzureActiveDirectory`) or your proxy. The metadata addresses are excepted from each range that holds them.", {
-          type: "string",
-          pattern: patterns.cidr,
-          not: { pattern: patterns.ipv4MappedIpv6 },
-        }, { schema: { minItems: 1 } }),
-        ports: list([443], "TCP ports.", { type: "integer", minimum: 1, maximum: 65535 }, { schema: { minItems: 1 } }),
-      }),
+      azureDevOps: destinations(
+        "Where Azure DevOps (and the agent package download) is reached.",
+        "Address ranges; narrow them to Azure DevOps' published ranges (service tag `AzureDevOps`) or your proxy.",
+        [443],
+        "TCP ports (add your proxy's port).",
+      ),
+      apiServer: destinations(
+        "Where the Kubernetes API server is reached (its endpoints' addresses: `kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes`).",
+        "Address ranges of the API server's endpoints.",
+        [443, 6443],
+        "TCP ports of the API server's endpoints.",
+      ),
+      entra: destinations(
+        "With `azp.auth` servicePrincipal or workloadIdentity: where Microsoft Entra (`azp.entra.authorityHost`) is reached.",
+        "Address ranges; narrow them to Entra's published ranges (service tag `AzureActiveDirectory`) or your proxy.",
+        [443],
+        "TCP ports.",
+      ),
       metadataAddresses: list(
         ["169.254.169.254", "168.63.129.16"],
         "Cloud metadata and host-agent addresses no pod of the release may reach (Azure's instance metadata service and WireServer; the same link-local address on AWS and GCP).",
