@@ -151,12 +151,11 @@ export interface Release {
  * of the chart (agents, CronJobs, hooks, the test pod) that is not restricted (issue #10).
  */
 export async function restrictedNamespace(stack: Stack, namespace: string): Promise<void> {
-  const manifest = {
-    apiVersion: "v1",
-    kind: "Namespace",
-    metadata: { name: namespace, labels: { "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" } },
-  };
-  await stack.kube.ok(["apply", "-f", "-"], JSON.stringify(manifest));
+  // Create, then label with a patch: installs into one namespace may run side by side (teams),
+  // and two concurrent `apply`s of the same Namespace can conflict.
+  const created = await stack.kube.kubectl(["create", "namespace", namespace]);
+  if (created.code !== 0 && !created.stderr.includes("AlreadyExists")) throw new Error(`kubectl create namespace ${namespace}: ${created.stderr}`);
+  await stack.kube.ok(["label", "namespace", namespace, "--overwrite", "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/enforce-version=latest"]);
 }
 
 export async function install(stack: Stack, name: string, namespace: string, values: Record<string, unknown>, extraArgs: string[] = []): Promise<Release> {
