@@ -28,19 +28,9 @@ else
   exit 1
 fi
 
-# Exit codes shared by every command (documented in agent-image/README.md). Distinct codes
-# let the chart's users and the tests tell failure classes apart without parsing messages.
-# shellcheck disable=SC2034  # used by the commands that source this file
-{
-  readonly EXIT_FAILURE=1       # unexpected failure
-  readonly EXIT_SETTINGS=2      # a setting is missing or malformed: fix the values, do not retry
-  readonly EXIT_UNREACHABLE=3   # Azure DevOps / Kubernetes API not reachable (after retries)
-  readonly EXIT_AUTH=4          # the PAT was not accepted (invalid, expired, sign-in page, scope)
-  readonly EXIT_REJECTED=5      # the service refused the request (pool missing, bad answer, ...)
-  readonly EXIT_PACKAGE=6       # the agent package could not be found, fetched or verified
-  readonly EXIT_CONFIGURE=7     # the agent's config.sh / run.sh failed or left the PAT behind
-  readonly EXIT_AGENTS=8        # smoke test: too few agents registered before the timeout
-}
+# Exit codes shared by every command: EXIT_FAILURE, EXIT_SETTINGS, EXIT_UNREACHABLE, EXIT_AUTH,
+# EXIT_REJECTED, EXIT_PACKAGE, EXIT_CONFIGURE, EXIT_AGENTS, readonly, from contract.sh (the
+# contract's `exitCodes`; documented in agent-image/README.md).
 
 # Upper bound of one backoff pause; the first pauses are 1, 2, 4, 8, 16 seconds.
 readonly COMMON_RETRY_MAX_DELAY=30

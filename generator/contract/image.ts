@@ -127,6 +127,28 @@ export const imageContract = {
   },
   /** File of the extra CA certificates inside `paths.caBundle` (the chart projects the user's key to it). */
   caBundleFileName: "ca.crt",
+  /**
+   * Exit codes shared by every command: distinct codes let the chart's users and the tests tell
+   * failure classes apart without parsing messages. contract.sh defines `EXIT_<NAME>` for each.
+   */
+  exitCodes: {
+    /** An unexpected failure (the line is logged). */
+    failure: 1,
+    /** A setting is missing or malformed (the variable is named): fix the values, do not retry. */
+    settings: 2,
+    /** Azure DevOps, Microsoft Entra or the Kubernetes API could not be reached (after the retries). */
+    unreachable: 3,
+    /** The credential was not accepted: invalid, expired, sign-in page, missing scope, RBAC, Entra's refusal, TF401444. */
+    auth: 4,
+    /** The service refused: pool or Deployment missing, unexpected answer, another release's agent. */
+    rejected: 5,
+    /** The agent package could not be found, fetched or verified. */
+    package: 6,
+    /** The agent's config.sh / run.sh failed or left the credential in the agent's files. */
+    configure: 7,
+    /** Smoke test: too few agents registered before the timeout. */
+    agents: 8,
+  },
   commands: {
     register: "azp-register",
     run: "azp-run",

@@ -22,6 +22,8 @@ export function contractShell(): string {
   for (const [key, value] of Object.entries(c.paths)) lines.push(shellAssign(`AZP_PATH_${snake(key)}`, value));
   for (const [key, value] of Object.entries(c.stateFiles)) lines.push(shellAssign(`AZP_STATE_FILE_${snake(key)}`, value));
   for (const [key, value] of Object.entries(c.sidecarFiles)) lines.push(shellAssign(`AZP_SIDECAR_FILE_${snake(key)}`, value));
+  // Exit codes: readonly, so no command can reassign one by accident.
+  for (const [key, value] of Object.entries(c.exitCodes)) lines.push(`readonly ${shellAssign(`EXIT_${snake(key)}`, value)}`);
   lines.push(shellAssign("AZP_TOKEN_FILE_DEFAULT", tokenFilePath));
   lines.push(shellAssign("AZP_FEDERATED_TOKEN_FILE_DEFAULT", federatedTokenFilePath));
   lines.push(shellAssign("AZP_AUTH_MODES", c.authModes.join(" ")));

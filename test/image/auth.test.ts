@@ -8,6 +8,9 @@ import { useImageEnv } from "./support/hooks.ts";
 import { agentDeletes, agentsInPool, imageRequests, newPod } from "./support/fixtures.ts";
 import { runOneShot, type FakePod } from "./support/pod.ts";
 
+/** The image's exit codes, as the contract defines them. */
+const EXIT = imageContract.exitCodes;
+
 /**
  * `azp.auth` (issue #10) with real containers against the fake Azure DevOps and its fake
  * Microsoft Entra ID (test/fake-ado/README.md "Fake Entra ID"): a service principal with its
@@ -112,7 +115,7 @@ describe("a service principal (azp.auth=servicePrincipal)", () => {
   it("should fail to register with a wrong client secret, naming Entra's reason and the value to fix", async () => {
     const pod = newPod(env, { token: "not-the-secret", auth: servicePrincipal() });
     const r = await pod.register();
-    expect(r.exitCode).toBe(4);
+    expect(r.exitCode).toBe(EXIT.auth);
     expect(r.output).toContain(
       `Microsoft Entra refused the client secret of client ${SP_CLIENT} of tenant ${TENANT} (AADSTS7000215: invalid secret): put the secret's value (not its id) into the Secret (azp.entra.clientSecret or azp.entra.existingSecret)`,
     );
@@ -122,7 +125,7 @@ describe("a service principal (azp.auth=servicePrincipal)", () => {
   it("should fail to register an unknown client with its id and tenant", async () => {
     const unknown = randomUUID();
     const r = await newPod(env, { token: SECRET, auth: servicePrincipal(unknown) }).register();
-    expect(r.exitCode).toBe(4);
+    expect(r.exitCode).toBe(EXIT.auth);
     expect(r.output).toContain(
       `Microsoft Entra found no application ${unknown} in tenant ${TENANT} (AADSTS700016): check AZURE_CLIENT_ID and AZURE_TENANT_ID (azp.entra.clientId, azp.entra.tenantId)`,
     );
@@ -130,7 +133,7 @@ describe("a service principal (azp.auth=servicePrincipal)", () => {
 
   it("should fail with TF401444 and the fix when the identity was never added to the organization", async () => {
     const r = await newPod(env, { token: SECRET, auth: servicePrincipal(STRANGER_CLIENT) }).register();
-    expect(r.exitCode).toBe(4);
+    expect(r.exitCode).toBe(EXIT.auth);
     expect(r.output).toMatch(
       new RegExp(
         `Azure DevOps does not know the identity ${STRANGER_CLIENT} of tenant ${TENANT} \\(TF401444, HTTP 401 while checking the connection \\(GET _apis/connectionData\\)\\): add the identity ${STRANGER_CLIENT} to the organization and give it the Administrator role in the agent pool`,
@@ -189,7 +192,7 @@ describe("a workload identity (azp.auth=workloadIdentity)", () => {
   it("should name the claims of the pod's token when no federated credential matches them", async () => {
     const pod = newPod(env, { token: undefined, federatedToken: podToken({ aud: ["api://other-audience"] }), auth: workloadIdentity() });
     const r = await pod.register();
-    expect(r.exitCode).toBe(4);
+    expect(r.exitCode).toBe(EXIT.auth);
     expect(r.output).toMatch(
       new RegExp(
         `Microsoft Entra found no federated credential of client ${WI_CLIENT} of tenant ${TENANT} matching this pod's token \\(AADSTS7002\\d+; the token has issuer ${ISSUER}, subject ${SUBJECT}, audience api://other-audience\\): add a federated credential with that issuer, subject and audience, or set azp.entra.audience to the audience it has`,
@@ -199,7 +202,7 @@ describe("a workload identity (azp.auth=workloadIdentity)", () => {
 
   it("should refuse a federated token file that holds no JWT, as a setting error", async () => {
     const r = await newPod(env, { token: undefined, federatedToken: "not a token", auth: workloadIdentity() }).register();
-    expect(r.exitCode).toBe(2);
+    expect(r.exitCode).toBe(EXIT.settings);
     expect(r.output).toContain("AZURE_FEDERATED_TOKEN_FILE: /azp/federated/token does not hold a JWT; it must be a projected service-account token");
     expect(issued(WI_CLIENT).assertion).toBe(0);
   });
@@ -208,13 +211,13 @@ describe("a workload identity (azp.auth=workloadIdentity)", () => {
 describe("settings of the identity modes", () => {
   it("should refuse an unknown AZP_AUTH before any request", async () => {
     const r = await newPod(env, { env: { register: { [names.auth.name]: "oauth" } } }).register();
-    expect(r.exitCode).toBe(2);
+    expect(r.exitCode).toBe(EXIT.settings);
     expect(r.output).toContain("AZP_AUTH is 'oauth'; expected one of: pat, servicePrincipal, workloadIdentity (the chart's azp.auth)");
   });
 
   it("should refuse a client id that is not a GUID", async () => {
     const r = await newPod(env, { token: SECRET, auth: { ...servicePrincipal(), clientId: "my-app" } }).register();
-    expect(r.exitCode).toBe(2);
+    expect(r.exitCode).toBe(EXIT.settings);
     expect(r.output).toContain("AZURE_CLIENT_ID must be the application (client) id, a GUID, with AZP_AUTH=servicePrincipal (the chart's azp.entra.clientId)");
   });
 });

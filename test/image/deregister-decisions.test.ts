@@ -9,6 +9,9 @@ import { startFakeAdo, type FakeAdo } from "../fake-ado/server.ts";
 import { basic, registerAgent, takeNextJob } from "../fake-ado/test-client.ts";
 import { bashWith, commandPath, q } from "./support/shell.ts";
 
+/** The image's exit codes, as the contract defines them. */
+const EXIT = imageContract.exitCodes;
+
 /**
  * The deregister sidecar's decisions, one look at Azure DevOps at a time: its functions sourced
  * from the source tree and run against the in-process fake Azure DevOps. Whatever the hints in
@@ -174,7 +177,7 @@ describe("finding the agent", () => {
 
   it("should never take a deployment pool of that name for the agents' pool", async () => {
     const r = await bashWith([commandPath("azp-deregister")], `log_init d; ado_init ${q(fake.url)}; COMMON_TOKEN=${q(PAT)}; deregister_find_agent 1 same-name-deploy pod-b`);
-    expect(r.code).toBe(5);
+    expect(r.code).toBe(EXIT.rejected);
     expect(r.stderr).toContain("agent pool 'same-name-deploy' (AZP_POOL) was not found");
   });
 });

@@ -7,6 +7,9 @@ import { exec } from "./support/docker.ts";
 import { COMMANDS, IMAGE_DIR, bashWith, commandPath, ensureShellcheck, libPath, q } from "./support/shell.ts";
 import { repoPath } from "../support/repo.ts";
 
+/** The image's exit codes, as the contract defines them. */
+const EXIT = imageContract.exitCodes;
+
 /**
  * The commands' functions, unit-tested by sourcing the scripts from the source tree (their
  * `BASH_SOURCE == $0` guard keeps main from running). Real containers: the other image tests.
@@ -66,7 +69,7 @@ describe("common.sh settings", () => {
     ["https://dev azure.com/contoso", "AZP_URL must be an http(s) URL"],
   ])("should reject AZP_URL '%s' with exit 2 naming the variable", async (input, message) => {
     const r = await bashWith(common, `log_init test; setting_url out AZP_URL ${q(input)}; echo unreachable`);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(EXIT.settings);
     expect(r.stderr).toContain(`test: error: ${message}`);
     expect(r.stdout).not.toContain("unreachable");
   });
@@ -82,19 +85,19 @@ describe("common.sh settings", () => {
 
   it.each(["0", "-1", "many", "1e3", "99999999999"])("should reject AZP_CONNECT_ATTEMPTS '%s'", async (input) => {
     const r = await bashWith(common, `setting_uint out AZP_CONNECT_ATTEMPTS ${q(input)} 5 1`);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(EXIT.settings);
     expect(r.stderr).toContain("AZP_CONNECT_ATTEMPTS must be a whole number >= 1");
   });
 
   it("should list the allowed values of an enum setting", async () => {
     const r = await bashWith(common, `setting_enum out AZP_AGENT_SOURCE nope baked baked download`);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(EXIT.settings);
     expect(r.stderr).toContain("AZP_AGENT_SOURCE must be one of: baked download; got 'nope'");
   });
 
   it.each(["pool/x", "-lead", "a;b", ""])("should reject the name '%s'", async (input) => {
     const r = await bashWith(common, `setting_name out AZP_POOL ${q(input)} "the pool"`);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(EXIT.settings);
     expect(r.stderr).toContain("AZP_POOL");
   });
 
@@ -160,7 +163,7 @@ describe("auth.sh PAT file", () => {
     const file = join(scratch, `token-${name}`);
     if (content !== undefined) writeFileSync(file, content);
     const r = await bashWith(common, `log_init azp-test; token_load AZP_TOKEN_FILE ${q(file)}`);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(EXIT.settings);
     expect(r.stderr).toContain(`azp-test: error: AZP_TOKEN_FILE: ${file} ${message}`);
   });
 });
@@ -241,7 +244,7 @@ describe("azp-register functions", () => {
     const home = join(scratch, `download-home-${_name.replace(" ", "-")}`);
     mkdirSync(home, { recursive: true });
     const r = await bashWith([commandPath("azp-register")], `log_init azp-register; register_download ${q(url)} ${"ab".repeat(32)} ${q(home)} 60`);
-    expect(r.code).toBe(6);
+    expect(r.code).toBe(EXIT.package);
     expect(r.stderr).toContain(`azp-register: error: refusing to download the agent package over a connection that is not https: ${url}`);
     expect((await exec("ls", ["-A", home])).stdout).toBe("");
   });
@@ -254,7 +257,7 @@ describe("azp-register functions", () => {
     const token = join(scratch, "token-register");
     writeFileSync(token, "s3cr3tpat");
     const r = await bashWith([commandPath("azp-register")], `${assignments} AZP_URL=https://dev.azure.com/x AZP_POOL=p AZP_AGENT_NAME=a AZP_AGENT_SOURCE=download AZP_TOKEN_FILE=${q(token)} register_main`);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(EXIT.settings);
     expect(r.stderr).toContain(message);
   });
 
@@ -368,7 +371,7 @@ describe("azp-refresh", () => {
 
   it("should refuse to run outside Kubernetes with a clear message", async () => {
     const r = await exec("bash", [commandPath("azp-refresh")], { env: { PATH: process.env["PATH"] ?? "", AZP_DEPLOYMENT: "d", POD_NAMESPACE: "ns" } });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(EXIT.settings);
     expect(r.stderr).toContain("azp-refresh: error: not running in Kubernetes");
   });
 });

@@ -9,6 +9,9 @@ import { useFakeKube, useImageEnv } from "./support/hooks.ts";
 import { runOneShot } from "./support/pod.ts";
 import type { ExecResult } from "./support/docker.ts";
 
+/** The image's exit codes, as the contract defines them. */
+const EXIT = imageContract.exitCodes;
+
 /**
  * azp-gc, the garbage-collection CronJob (issue #8): against the fake Azure DevOps and a fake
  * Kubernetes API, it removes exactly this release's agents that no pod will remove — orphans (no
@@ -241,7 +244,7 @@ describe("azp-gc when something is wrong", () => {
     await agent();
     kube.podsForbidden = true;
     const r = await gc();
-    expect(r.code, r.output).toBe(4);
+    expect(r.code, r.output).toBe(EXIT.auth);
     expect(r.stderr).toContain("the Role bound to this ServiceAccount must allow 'get' on 'pods'");
     expect(inPool()).toHaveLength(1);
   });
@@ -253,7 +256,7 @@ describe("azp-gc when something is wrong", () => {
     env.fake.fault("DELETE", `/agents/${flaky.id}?`, 503, 1);
     env.fake.fault("DELETE", `/agents/${refused.id}?`, 500, 2);
     const r = await gc();
-    expect(r.code, r.output).toBe(3);
+    expect(r.code, r.output).toBe(EXIT.unreachable);
     expect(inPool()).toEqual([refused.name]);
     expect(r.stdout).toContain(`removed agent ${flaky.id}`);
     expect(r.stdout).toContain(`removed agent ${removable.id}`);

@@ -6,6 +6,9 @@ import { BASE_IMAGE, type ImageTestEnv } from "./support/environment.ts";
 import { useImageEnv } from "./support/hooks.ts";
 import { DOCKER, docker, dockerOk, exec } from "./support/docker.ts";
 
+/** The image's exit codes, as the contract defines them. */
+const EXIT = imageContract.exitCodes;
+
 /**
  * The built image against the contract (user, paths, commands, signal, labels) and
  * tools/build-image.sh's refusals. The image is the one the other image tests use.
@@ -73,14 +76,14 @@ describe("tools/build-image.sh", () => {
 
   it("should exit 3 with a clear message when no Docker engine is reachable", async () => {
     const r = await build(["--tag", "local/azp-agent-test:nodocker"], { DOCKER: "/nonexistent/docker" });
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(EXIT.unreachable);
     expect(r.stderr).toContain("no Docker engine reachable");
     expect(r.stdout).toBe("");
   });
 
   it("should refuse a package URL without its SHA-256", async () => {
     const r = await build(["--agent-package-url", "http://127.0.0.1:1/agent.tar.gz"]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(EXIT.settings);
     expect(r.stderr).toContain("--agent-package-url needs --agent-package-sha256");
   });
 

@@ -9,6 +9,9 @@ import { agentDeletes, agentsInPool, imageRequests, newPod } from "./support/fix
 import { runOneShot } from "./support/pod.ts";
 import { waitUntil } from "./support/docker.ts";
 
+/** The image's exit codes, as the contract defines them. */
+const EXIT = imageContract.exitCodes;
+
 /**
  * Autoscaling (issue #9) with real containers: the agent pod of a KEDA Job
  * (AZP_POD_LIFECYCLE=complete) runs one job and completes by itself: no Kubernetes token, no
@@ -147,7 +150,7 @@ describe("azp-placeholder", () => {
 
   it("should fail to ensure with the PAT's problem when Azure DevOps rejects the token, but never fail an uninstall", async () => {
     const r = await run("ensure", { token: UNKNOWN_PAT });
-    expect(r.code).toBe(4);
+    expect(r.code).toBe(EXIT.auth);
     expect(r.output).toContain("Azure DevOps rejected the PAT in AZP_TOKEN_FILE as invalid");
     expect(placeholder()).toBeUndefined();
     // Helm aborts an uninstall whose pre-delete hook fails: removal says what to do by hand instead.
@@ -160,7 +163,7 @@ describe("azp-placeholder", () => {
     const other = newPod(env, { name, release: "azp-keda/someone-else" });
     expect((await other.register()).exitCode).toBe(0);
     const r = await run("ensure");
-    expect(r.code).toBe(5);
+    expect(r.code).toBe(EXIT.rejected);
     expect(r.output).toContain(`has an agent named '${name}'`);
     expect(r.output).toContain("is not the placeholder of release");
     expect((await run("remove")).code).toBe(0);
@@ -169,7 +172,7 @@ describe("azp-placeholder", () => {
 
   it("should refuse an unknown action", async () => {
     const r = await run("create");
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(EXIT.settings);
     expect(r.output).toContain("usage: azp-placeholder ensure|remove");
   });
 });

@@ -6,6 +6,9 @@ import type { FakeKube } from "./support/fake-kube.ts";
 import { agentsInPool, newPod } from "./support/fixtures.ts";
 import { runOneShot } from "./support/pod.ts";
 
+/** The image's exit codes, as the contract defines them. */
+const EXIT = imageContract.exitCodes;
+
 /**
  * The image's Kubernetes API calls (curl + the ServiceAccount token, no kubectl): the sidecar
  * deleting its own pod once the agent is removed, and the refresh CronJob's rollout restart.
@@ -115,7 +118,7 @@ describe("azp-refresh", () => {
 
   it("should name a missing Deployment", async () => {
     const r = await refresh("no-such-deployment");
-    expect(r.code).toBe(5);
+    expect(r.code).toBe(EXIT.rejected);
     expect(r.stderr).toContain(`azp-refresh: error: Deployment 'no-such-deployment' (AZP_DEPLOYMENT) does not exist in namespace '${kube.namespace}'`);
     expect(kube.requests.filter((q) => q.method === "PATCH")).toEqual([]);
   });
@@ -123,13 +126,13 @@ describe("azp-refresh", () => {
   it("should say which permission the Role lacks when the API forbids the read", async () => {
     kube.forbidden.add("azp-agent");
     const r = await refresh("azp-agent");
-    expect(r.code).toBe(4);
+    expect(r.code).toBe(EXIT.auth);
     expect(r.stderr).toContain("the Role bound to this ServiceAccount must allow 'get' on 'deployments' (apps)");
   });
 
   it("should refuse to run without AZP_DEPLOYMENT", async () => {
     const r = await runOneShot({ image: env.image, command: commands.refresh, env: {}, dockerArgs: kube.dockerArgs() });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(EXIT.settings);
     expect(r.stderr).toContain("AZP_DEPLOYMENT is not set");
   });
 });

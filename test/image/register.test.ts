@@ -10,6 +10,9 @@ import { useImageEnv } from "./support/hooks.ts";
 import { docker } from "./support/docker.ts";
 import { agentsInPool, imageRequests, newPod, requestsInOrder, shape } from "./support/fixtures.ts";
 
+/** The image's exit codes, as the contract defines them. */
+const EXIT = imageContract.exitCodes;
+
 /**
  * The register init container against every answer Azure DevOps can give, and the agent
  * package's two sources (baked into the image, downloaded at start).
@@ -101,7 +104,7 @@ describe("azp-register failures", () => {
     try {
       const pod = newPod({ ...env, fake: patFake }, { url: patFake.url });
       const r = await pod.register();
-      expect(r.exitCode, r.output).toBe(7);
+      expect(r.exitCode, r.output).toBe(EXIT.configure);
       expect(r.stderr).toContain(`the agent stored the PAT in ${paths.agentHome}/.credentials`);
       expect(patFake.state().agents).toEqual([]);
       expect(requestsInOrder(patFake).map(shape)).toContain("DELETE /fakeorg/_apis/distributedtask/pools/{id}/agents/{id}");
@@ -194,7 +197,7 @@ describe("azp-register with AZP_AGENT_SOURCE=download", () => {
     try {
       const pod = newPod(env, { env: { register: { [names.agentSource.name]: "download", [names.packageUrl.name]: mirror.url, [names.packageSha256.name]: env.pkg.sha256 } } });
       const r = await pod.register();
-      expect(r.exitCode, r.output).toBe(6);
+      expect(r.exitCode, r.output).toBe(EXIT.package);
       expect(r.stderr).toContain(`but ${env.pkg.sha256} was expected: refusing to run it`);
       expect(agentsInPool(env.fake, env.poolId)).toEqual([]);
     } finally {
@@ -207,7 +210,7 @@ describe("azp-register with AZP_AGENT_SOURCE=download", () => {
     try {
       const pod = newPod({ ...env, fake }, { url: fake.url, env: { register: { [names.agentSource.name]: "download" } } });
       const r = await pod.register();
-      expect(r.exitCode, r.output).toBe(6);
+      expect(r.exitCode, r.output).toBe(EXIT.package);
       expect(r.stderr).toContain("Azure DevOps published no SHA-256 (hashValue) for the linux-x64 agent package");
       expect(fake.requests().some((c) => c.path.startsWith("/_downloads/"))).toBe(false);
     } finally {
@@ -220,7 +223,7 @@ describe("azp-register with AZP_AGENT_SOURCE=download", () => {
     try {
       const pod = newPod({ ...env, fake }, { url: fake.url, env: { register: { [names.agentSource.name]: "download" } } });
       const r = await pod.register();
-      expect(r.exitCode, r.output).toBe(6);
+      expect(r.exitCode, r.output).toBe(EXIT.package);
       expect(r.stderr).toContain(`refusing to download the agent package over a connection that is not https: ${fake.baseUrl}/_downloads/`);
       expect(fake.requests().some((c) => c.path.startsWith("/_downloads/"))).toBe(false);
     } finally {
@@ -231,7 +234,7 @@ describe("azp-register with AZP_AGENT_SOURCE=download", () => {
   it("should name the certificate problem when the package host's CA is not trusted (no caBundle)", async () => {
     const pod = newPod(env, { caFile: undefined, env: { register: { [names.agentSource.name]: "download" } } });
     const r = await pod.register();
-    expect(r.exitCode, r.output).toBe(6);
+    expect(r.exitCode, r.output).toBe(EXIT.package);
     expect(r.stderr).toMatch(/cannot download the agent package from https:\/\/127\.0\.0\.1:\d+\/_downloads\/.*certificate/);
   });
 
@@ -239,7 +242,7 @@ describe("azp-register with AZP_AGENT_SOURCE=download", () => {
     env.fake.auth({ mode: "html203" });
     const pod = newPod(env, { token: UNKNOWN_PAT, env: { register: { [names.agentSource.name]: "download" } } });
     const r = await pod.register();
-    expect(r.exitCode).toBe(4);
+    expect(r.exitCode).toBe(EXIT.auth);
     expect(r.stderr).toContain("HTML sign-in page");
     expect(r.stderr).not.toMatch(/parse error|jq: error/);
   });

@@ -9,6 +9,9 @@ import { basic, registerAgent } from "../fake-ado/test-client.ts";
 import { runOneShot } from "./support/pod.ts";
 import type { ExecResult } from "./support/docker.ts";
 
+/** The image's exit codes, as the contract defines them. */
+const EXIT = imageContract.exitCodes;
+
 /**
  * azp-smoke, the chart's `helm test` pod: success when this release's agents are registered,
  * and one distinct message (and exit code) per way it can fail.
@@ -98,7 +101,7 @@ describe("azp-smoke with autoscaling (AZP_PLACEHOLDER_AGENT)", () => {
 
   it("should fail with its own message while the release's placeholder is not registered", async () => {
     const r = await smoke({ env: withPlaceholder });
-    expect(r.code).toBe(8);
+    expect(r.code).toBe(EXIT.agents);
     expect(r.output).toContain(`the placeholder agent '${placeholder}' of release '${release}' is not registered in pool '${POOL}'`);
   });
 
@@ -112,7 +115,7 @@ describe("azp-smoke with autoscaling (AZP_PLACEHOLDER_AGENT)", () => {
 
   it("should not take another release's agent of that name for the placeholder", async () => {
     await registerAgent(env.fake, env.poolId, placeholder, basic("user", PAT), undefined, { [names.release.name]: "azp-smoke/other-azp-agent" });
-    expect((await smoke({ env: withPlaceholder })).code).toBe(8);
+    expect((await smoke({ env: withPlaceholder })).code).toBe(EXIT.agents);
   });
 });
 
@@ -129,7 +132,7 @@ describe("azp-smoke failures", () => {
   it("should name the agents it found when there are too few", async () => {
     const agents = await registerAgents(1);
     const r = await smoke({ env: { [names.smokeMinAgents.name]: "3", [names.smokeTimeout.name]: "2" } });
-    expect(r.code, r.output).toBe(8);
+    expect(r.code, r.output).toBe(EXIT.agents);
     expect(r.stderr).toContain(`pool '${POOL}' has 1 agent(s) of release '${release}' after 2s, expected at least 3; found: ${agents.join(", ")}`);
   });
 
@@ -138,7 +141,7 @@ describe("azp-smoke failures", () => {
     const own = await registerAgents(1);
     await registerAgents(2, release.replace(/^azp-smoke\//, "other-namespace/"));
     const r = await smoke({ env: { [names.smokeMinAgents.name]: "2", [names.smokeTimeout.name]: "2" } });
-    expect(r.code, r.output).toBe(8);
+    expect(r.code, r.output).toBe(EXIT.agents);
     expect(r.stderr).toContain(`has 1 agent(s) of release '${release}' after 2s, expected at least 2; found: ${own.join(", ")}`);
   });
 

@@ -8,9 +8,9 @@ import { run } from "../support/tools.ts";
 
 const CONTRACT_SH = repoPath("agent-image", "generated", "contract.sh");
 
-/** Every AZP_* variable contract.sh defines, read from a clean bash that sourced it. */
-function sourcedVariables(): Record<string, string> {
-  const script = 'set -euo pipefail; source "$1"; for n in $(compgen -v AZP_); do printf "%s=%s\\0" "$n" "${!n}"; done';
+/** Every variable with this prefix contract.sh defines, read from a clean bash that sourced it. */
+function sourcedVariables(prefix = "AZP_"): Record<string, string> {
+  const script = `set -euo pipefail; source "$1"; for n in $(compgen -v ${prefix}); do printf "%s=%s\\0" "$n" "\${!n}"; done`;
   const r = run("env", ["-i", "bash", "--noprofile", "--norc", "-c", script, "bash", CONTRACT_SH]);
   if (r.status !== 0) throw new Error(`sourcing ${CONTRACT_SH} failed: ${r.output}`);
   return Object.fromEntries(
@@ -52,6 +52,22 @@ describe("agent-image/generated/contract.sh", () => {
 
   it("should define exactly the contract's values, as bash reads them", () => {
     expect(sourcedVariables()).toEqual(expected);
+  });
+
+  it("should define the exit codes every command uses, readonly (literal: users and the README rely on them)", () => {
+    expect(sourcedVariables("EXIT_")).toEqual({
+      EXIT_FAILURE: "1",
+      EXIT_SETTINGS: "2",
+      EXIT_UNREACHABLE: "3",
+      EXIT_AUTH: "4",
+      EXIT_REJECTED: "5",
+      EXIT_PACKAGE: "6",
+      EXIT_CONFIGURE: "7",
+      EXIT_AGENTS: "8",
+    });
+    const r = run("env", ["-i", "bash", "--noprofile", "--norc", "-c", 'source "$1"; EXIT_AUTH=9', "bash", CONTRACT_SH]);
+    expect(r.status).not.toBe(0);
+    expect(r.output).toContain("EXIT_AUTH: readonly variable");
   });
 
   it("should not define any env contract variable (those come from the pod, not the image)", () => {
