@@ -9,16 +9,15 @@
 #          its go.mod has no replace/exclude directives, so `go install MODULE/cmd/kube-router@VERSION`
 #          builds it from the module's own go.mod + go.sum) into .cache/cluster/bin/kube-router.
 #          Skipped when its stamp matches. Log: .cache/cluster/build-kube-router.log.
-#   start  prints the command line that up.sh would run (dry run: nothing is started, written or
-#          applied). `start --exec` really starts it (netpol_start below): up.sh runs it after
-#          kube-proxy. `cleanup` destroys its ipsets (down.sh, after the chains are gone).
+#   start  starts it (netpol_start below); up.sh runs it after kube-proxy.
+#   cleanup destroys its ipsets (down.sh, after the chains are gone).
 # Host prerequisites (checked by netpol_check_host): root; iptables, iptables-save/-restore and
 # ipset on PATH (Debian: iptables, ipset; in CL_APT_PACKAGES); kernel ip_set + xt_set + xt_physdev
 # + br_netfilter with net.bridge.bridge-nf-call-iptables=1 (up.sh sets it): pod-to-pod traffic on
 # azp0 is bridged, not routed, and only reaches iptables' FORWARD chain through br_netfilter.
 # kube-router runs whatever `iptables` is on PATH, the same binary kube-proxy and up.sh use (on
 # Debian bookworm iptables-nft), so all rules live in one backend.
-# Usage: test/cluster/netpol.sh build | start [--exec] | cleanup
+# Usage: test/cluster/netpol.sh build | start | cleanup
 set -Eeuo pipefail
 CL_SCRIPT="netpol"
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -186,7 +185,7 @@ netpol_ready() {
 # What up.sh would run, after kube-proxy and once the apiserver is ready (kube-router exits
 # when its informers have not synced within 1m). Uses up.sh's own helpers (up_start: setsid,
 # log ${CL_LOGS}/kube-router.log, pid ${CL_PIDS}/kube-router.pid; up_pki_cert; up_kubeconfig;
-# up_wait). up.sh runs it (`netpol.sh start --exec`).
+# up_wait). up.sh runs it (`netpol.sh start`).
 netpol_start() {
   # shellcheck source=up.sh source-path=SCRIPTDIR
   source "${CL_SRC}/up.sh" # defines functions only (its main runs only when executed)
@@ -199,28 +198,6 @@ netpol_start() {
   kr_args
   up_start "${KR_LOG_NAME}" "${KR_ARGS[@]}"
   up_wait "kube-router enforces NetworkPolicy" 90 "${KR_LOG_NAME}" netpol_ready
-}
-
-netpol_start_cmd() {
-  if [[ "${1:-}" == "--exec" ]]; then
-    netpol_start
-    return
-  fi
-  kr_args
-  cat <<EOF
-# netpol.sh start (dry run: nothing started, written or applied). up.sh would run netpol_start:
-#  1. check the host (root; iptables, iptables-save, iptables-restore, ipset on PATH;
-#     net.bridge.bridge-nf-call-iptables=1; ipset reaches the kernel)
-#  2. client certificate ${CL_PKI}/kube-router.{crt,key} (CN=${KR_USER}, cluster CA) and
-#     ${KR_KUBECONFIG} (server https://127.0.0.1:${CL_API_PORT})
-#  3. kubectl apply (admin kubeconfig):
-$(netpol_rbac | sed 's/^/#     /')
-#  4. up_start ${KR_LOG_NAME} (log ${CL_LOGS}/${KR_LOG_NAME}.log, pid ${CL_PIDS}/${KR_LOG_NAME}.pid):
-EOF
-  printf '%q ' setsid "${KR_ARGS[@]}"
-  printf '>%q 2>&1 </dev/null &\n' "${CL_LOGS}/${KR_LOG_NAME}.log"
-  printf '#  5. wait (90 s) for http://127.0.0.1:%s/healthz, FORWARD rule 1 = -j KUBE-ROUTER-FORWARD, chain KUBE-NWPLCY-DEFAULT\n' \
-    "${CL_KUBE_ROUTER_HEALTH_PORT}"
 }
 
 # After kube-router has stopped and its chains are gone (down.sh's down_iptables_chains with
@@ -238,9 +215,9 @@ netpol_cleanup_ipsets() {
 netpol_main() {
   case "${1:-}" in
     build) netpol_build ;;
-    start) shift; netpol_start_cmd "$@" ;;
+    start) netpol_start ;;
     cleanup) netpol_cleanup_ipsets ;;
-    *) cl_die "usage: $0 build | start [--exec] | cleanup" ;;
+    *) cl_die "usage: $0 build | start | cleanup" ;;
   esac
 }
 

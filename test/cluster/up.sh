@@ -462,7 +462,7 @@ up_main() {
   up_wait "node ${CL_NODE_NAME} Ready" 120 "${all}" up_node_ready
   up_wait "kube-proxy programmed the kubernetes Service" 60 "${all}" up_service_programmed
   # NetworkPolicy enforcement (netpol.sh): after kube-proxy, whose chains it must not race.
-  bash "${CL_SRC}/netpol.sh" start --exec
+  bash "${CL_SRC}/netpol.sh" start
   up_wait "ServiceAccount default/default exists" 60 "${all}" up_default_sa
   up_wait "ConfigMap default/kube-root-ca.crt published" 60 "${all}" up_root_ca_published
   up_write_env

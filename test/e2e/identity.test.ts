@@ -2,7 +2,9 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import yaml from "js-yaml";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { imageContract } from "../../generator/contract/image.ts";
 import type { JobView } from "../fake-ado/control.ts";
+import { fullnameOf } from "../support/helm.ts";
 import { reportFailure } from "./support/failure-report.ts";
 import { waitFor } from "./support/kube.ts";
 import {
@@ -12,6 +14,7 @@ import {
   createCaConfigMap,
   install,
   poolIdOf,
+  releaseCapability,
   restrictedNamespace,
   runGc,
   startStack,
@@ -43,6 +46,8 @@ const ENTRA_ISSUER_PREFIX = "https://sts.windows.net/";
 
 let stack: Stack;
 let sp: Release;
+/** A job only this release's agents run (the AZP_RELEASE capability they report). */
+const releaseDemand = (rel: Release): string => `${imageContract.env.release.name} -equals ${releaseCapability(rel)}`;
 let wi: Release;
 
 /** The API server as the fake Entra reaches it, with the admin credential of the kubeconfig (as Entra would fetch a public issuer). */
@@ -67,8 +72,8 @@ function entraTables(options: { members?: string[] } = {}): Parameters<Stack["fa
         tenantId: TENANT,
         // The agents (and helm test), and the collector: their ServiceAccounts as the chart names them.
         federatedCredentials: [
-          { issuer: CLUSTER_ISSUER, subject: subject("wi-azp-agent"), name: "agents" },
-          { issuer: CLUSTER_ISSUER, subject: subject("wi-azp-agent-gc"), name: "collector" },
+          { issuer: CLUSTER_ISSUER, subject: subject(fullnameOf("wi")), name: "agents" },
+          { issuer: CLUSTER_ISSUER, subject: subject(`${fullnameOf("wi")}-gc`), name: "collector" },
         ],
       },
     ],
@@ -144,7 +149,7 @@ const scanScript = [
   'for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do tr "\\0" "\\n" < "$f" 2>/dev/null; done > "$HOME/proc.txt"',
   'echo "RESULT secret_proc=$(grep -c "$needle" "$HOME/proc.txt")"',
   'echo "RESULT secret_files=$(grep -rIl --exclude-dir=proc --exclude-dir=sys --exclude=proc.txt -e "$needle" / 2>/dev/null | wc -l)"',
-  'echo "RESULT federated_dir=$(test -e /azp/federated && echo present || echo absent)"',
+  `echo "RESULT federated_dir=$(test -e ${imageContract.paths.federatedToken} && echo present || echo absent)"`,
   '{ grep -ohaE "eyJ[A-Za-z0-9_-]+[.]eyJ[A-Za-z0-9_-]+[.][A-Za-z0-9_-]+" "$HOME/proc.txt"; grep -rhoaE --exclude-dir=proc --exclude-dir=sys --exclude=proc.txt "eyJ[A-Za-z0-9_-]+[.]eyJ[A-Za-z0-9_-]+[.][A-Za-z0-9_-]+" / 2>/dev/null; } | sort -u > "$HOME/jwts.txt"',
   'echo "RESULT jwts=$(wc -l < "$HOME/jwts.txt")"',
   'while read -r jwt; do p="$(printf %s "$jwt" | cut -d. -f2 | tr "_-" "/+")"; while [ $(( ${#p} % 4 )) -ne 0 ]; do p="$p="; done; echo "RESULT jwt_iss=$(printf %s "$p" | base64 -d 2>/dev/null | grep -o "\\"iss\\":\\"[^\\"]*\\"" | head -n1)"; done < "$HOME/jwts.txt"',
@@ -166,7 +171,7 @@ describe.each([
 
   it("should run a job that finds neither the secret nor a federated or Entra token, remove its agent and replace its pod", async () => {
     const before = (await waitForSteadyPool(stack, rel(), REPLICAS)).map((p) => p.name);
-    const [requestId] = stack.fake.enqueueJobs(poolIdOf(stack), { script: scanScript, demands: [`AZP_RELEASE -equals ${rel().namespace}/${rel().fullname}`] });
+    const [requestId] = stack.fake.enqueueJobs(poolIdOf(stack), { script: scanScript, demands: [releaseDemand(rel())] });
     const job = await waitJobFinished(requestId!);
     const out = job.output ?? "";
     expect(results(out, "secret_proc")).toEqual(["0"]);
@@ -195,7 +200,7 @@ describe("a workload identity's Entra token that expires during a long job", () 
       await stack.kube.ok(["-n", wi.namespace, "rollout", "status", `deployment/${wi.fullname}`, "--timeout=240s"]);
       await waitForSteadyPool(stack, wi, REPLICAS);
       const started = Date.now();
-      const [requestId] = stack.fake.enqueueJobs(poolIdOf(stack), { script: "sleep 60; echo done", demands: [`AZP_RELEASE -equals ${wi.namespace}/${wi.fullname}`] });
+      const [requestId] = stack.fake.enqueueJobs(poolIdOf(stack), { script: "sleep 60; echo done", demands: [releaseDemand(wi)] });
       const job = await waitJobFinished(requestId!);
       expect(job.result).toBe("succeeded");
       await waitFor(`the agent ${job.agentName} to be removed`, async () => (agentsOf(stack, wi).some((a) => a.name === job.agentName) ? undefined : true));

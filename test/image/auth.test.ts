@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { imageContract } from "../../generator/contract/image.ts";
+import { caBundleEnvName, imageContract } from "../../generator/contract/image.ts";
 import { startTestIssuer, type TestIssuer } from "../fake-ado/test-oidc-issuer.ts";
 import type { FakeAdo } from "../fake-ado/server.ts";
-import { LISTENING, testTls, type ImageTestEnv } from "./support/environment.ts";
+import { LISTENING, POOL, testTls, type ImageTestEnv } from "./support/environment.ts";
 import { useImageEnv } from "./support/hooks.ts";
 import { agentDeletes, agentsInPool, imageRequests, newPod } from "./support/fixtures.ts";
 import { runOneShot, type FakePod } from "./support/pod.ts";
@@ -20,6 +20,8 @@ const EXIT = imageContract.exitCodes;
  */
 
 const { env: names } = imageContract;
+/** Where the chart mounts the extra CA bundle (`caBundle`). */
+const caFile = `${imageContract.paths.caBundle}/${imageContract.caBundleFileName}`;
 const TENANT = randomUUID();
 const SP_CLIENT = randomUUID();
 const SP_OBJECT = randomUUID();
@@ -146,10 +148,10 @@ describe("a service principal (azp.auth=servicePrincipal)", () => {
       image: env.image,
       command: imageContract.commands.smoke,
       token: SECRET,
-      dockerArgs: ["--volume", `${env.caFile}:/azp/ca/ca.crt:ro`, "--env", "SSL_CERT_FILE=/azp/ca/ca.crt"],
+      dockerArgs: ["--volume", `${env.caFile}:${caFile}:ro`, "--env", `${caBundleEnvName}=${caFile}`],
       env: {
         [names.url.name]: env.fake.url,
-        [names.pool.name]: "k8s-pool",
+        [names.pool.name]: POOL,
         [names.release.name]: "azp-test/azp-agent",
         [names.smokeMinAgents.name]: "0",
         [names.smokeTimeout.name]: "5",
