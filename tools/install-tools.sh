@@ -2,6 +2,8 @@
 # Installs the chart-validation toolchain, pinned by tools/versions.sh, into
 # <repo>/.cache/tools/bin:
 #   helm, ct, kubeconform   built from the Go module proxy (go install module/cmd@version)
+#   cosign, syft, crane,    the release toolchain (tools/release.sh) and the workflow linter,
+#   actionlint              built the same way
 #   yamllint, yamale        from PyPI into the venv <repo>/.cache/tools/venv
 # and then derives kubeconform's JSON schemas offline (tools/kube-schemas.sh).
 #
@@ -9,7 +11,8 @@
 # was built from; a warm re-run only compares stamps, a changed pin reinstalls that tool.
 # Go builds use the default GOMODCACHE/GOCACHE so clones on one machine share them.
 #
-# Usage: bash tools/install-tools.sh            (from any directory)
+# Usage: bash tools/install-tools.sh [all|chart|release]   (from any directory; default all)
+#        chart = helm, ct, kubeconform, yamllint, yamale; release = cosign, syft, crane, actionlint
 # Then:  export PATH="<repo>/.cache/tools/bin:$PATH"   (this script exports nothing)
 # Env:   GO=/path/to/go   to choose the Go toolchain (default: go on PATH, else /usr/local/go/bin/go)
 #        PYTHON=python3.x to choose the Python for the venv (default: python3)
@@ -154,6 +157,32 @@ install_kubeconform() {
   log "kubeconform $KUBECONFORM_VERSION (installed)"
 }
 
+# A Go tool whose `<tool> <version args>` output contains its pinned version.
+install_go_tool() { # <tool> <module> <subdir> <version> <ldflags> <version args...>
+  local tool="$1" module="$2" subdir="$3" version="$4" ldflags="$5"
+  shift 5
+  local want="$tool $version $RECIPE"
+  if stamp_matches "$tool" "$want"; then log "$(printf '%-11s' "$tool") $version (cached)"; return; fi
+  find_go
+  go_install "$tool" "$module" "$subdir" "$version" "$ldflags"
+  local out
+  out="$("$BIN_DIR/$tool" "$@" 2>&1)" || die "built $tool does not run: $out"
+  [[ "$out" == *"${version#v}"* ]] || die "built $tool does not report ${version#v}: $out"
+  write_stamp "$tool" "$want"
+  log "$(printf '%-11s' "$tool") $version (installed)"
+}
+
+install_release_tools() {
+  install_go_tool cosign github.com/sigstore/cosign/v2 cmd/cosign "$COSIGN_VERSION" \
+    "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" version
+  install_go_tool syft github.com/anchore/syft cmd/syft "$SYFT_VERSION" \
+    "-s -w -X main.version=${SYFT_VERSION#v}" version
+  install_go_tool crane github.com/google/go-containerregistry cmd/crane "$CRANE_VERSION" \
+    "-s -w -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION" version
+  install_go_tool actionlint github.com/rhysd/actionlint cmd/actionlint "$ACTIONLINT_VERSION" \
+    "-s -w -X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" -version
+}
+
 # ------------------------------------------------------------------------ Python
 PYTHON="${PYTHON:-python3}"
 
@@ -192,11 +221,20 @@ print(version(sys.argv[1]))' "$dist")"
 }
 
 # -------------------------------------------------------------------------- main
-install_helm
-install_ct
-install_kubeconform
-install_pip_tool yamllint yamllint "$YAMLLINT_VERSION"
-install_pip_tool yamale yamale "$YAMALE_VERSION"
+install_chart_tools() {
+  install_helm
+  install_ct
+  install_kubeconform
+  install_pip_tool yamllint yamllint "$YAMLLINT_VERSION"
+  install_pip_tool yamale yamale "$YAMALE_VERSION"
+}
+
+case "${1:-all}" in
+  chart) install_chart_tools ;;
+  release) install_release_tools ;;
+  all) install_chart_tools && install_release_tools ;;
+  *) die "usage: install-tools.sh [all|chart|release], got '$1'" ;;
+esac
 
 bash "$REPO/tools/kube-schemas.sh"
 

@@ -9,6 +9,12 @@ HELM_VERSION="v3.22.0"          # helm.sh/helm/v3 (newest v3 the proxy serves)
 CT_VERSION="v3.14.0"            # github.com/helm/chart-testing/v3
 KUBECONFORM_VERSION="v0.8.0"    # github.com/yannh/kubeconform
 
+# Release toolchain (tools/release.sh), also built from the Go module proxy.
+COSIGN_VERSION="v2.6.5"         # github.com/sigstore/cosign/v2: signs and verifies image + chart
+SYFT_VERSION="v1.57.2"          # github.com/anchore/syft: the SBOM attached as an attestation
+CRANE_VERSION="v0.22.1"         # github.com/google/go-containerregistry: multi-arch index, digests
+ACTIONLINT_VERSION="v1.7.12"    # github.com/rhysd/actionlint: lints .github/workflows
+
 # Python tools, from PyPI into .cache/tools/venv (both support Python 3.11).
 YAMLLINT_VERSION="1.38.0"       # requires Python >= 3.10
 YAMALE_VERSION="6.1.0"          # requires Python >= 3.8
