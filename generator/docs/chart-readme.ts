@@ -1,7 +1,7 @@
 import Handlebars from "handlebars";
 import { readFileSync } from "node:fs";
 import { imageContract } from "../contract/image.ts";
-import { release } from "../contract/release.ts";
+import { chartRepositoryIn, devStamp, imageRepositoryIn, release, signKeyUrl, type ReleaseStamp } from "../contract/release.ts";
 import { leaves, type GroupSpec, type JsonValue } from "../model/value-spec.ts";
 import { crossFieldRules, ruleText } from "../templates/helpers.ts";
 
@@ -22,17 +22,20 @@ function defaultCell(value: JsonValue, note: string | undefined): string {
   return `\`${cell(JSON.stringify(value))}\``;
 }
 
-export function chartReadme(model: GroupSpec): string {
+export function chartReadme(model: GroupSpec, stamp: ReleaseStamp = devStamp): string {
   const { containers } = imageContract;
   return template({
     chart: {
       name: release.chartName,
       description: release.description,
       version: release.chartVersion,
-      image: `${release.imageRepository}:${release.imageTag}`,
+      image: `${imageRepositoryIn(stamp.registry)}:${release.imageTag}`,
+      chartReference: `${chartRepositoryIn(stamp.registry)}/${release.chartName}`,
+      chartOci: chartRepositoryIn(stamp.registry).replace(/^oci:\/\//, ""),
+      home: release.home,
+      signKeyUrl: signKeyUrl(),
       agentVersion: release.agentVersion,
       kubeVersion: release.kubeVersion,
-      repository: release.chartRepository,
     },
     containers: [
       { name: containers.register, role: "init: copies or downloads the agent, registers it", holds: "PAT" },
@@ -46,6 +49,5 @@ export function chartReadme(model: GroupSpec): string {
       default: defaultCell(spec.default, spec.defaultNote),
       description: cell(spec.description),
     })),
-    raw: "See the repository README for what is done and what is not.",
   });
 }

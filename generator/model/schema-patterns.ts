@@ -42,4 +42,5 @@ export const patterns = {
   authorityUrl: "^https://[^\\s/?#]+(/[^\\s?#]*)?$",
   /** Image tag. */
   imageTag: "^$|^[\\w][\\w.\\-]{0,127}$",
+  imageDigest: "^$|^sha256:[a-f0-9]{64}$",
 } as const;

@@ -299,7 +299,15 @@ export function helpersTpl(): string {
         `{{- end }}`,
       ].join("\n"),
     ],
-    [helper.image, "Image reference.", `{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}`],
+    [
+      helper.image,
+      "Image reference: repository:tag, pinned to @digest when a digest is set.",
+      [
+        `{{- $reference := printf "%s:%s" ${v("image.repository").path} (default .Chart.AppVersion ${v("image.tag").path}) }}`,
+        `{{- with ${v("image.digest").path} }}{{ $reference = printf "%s@%s" $reference . }}{{ end }}`,
+        `{{- $reference }}`,
+      ].join("\n"),
+    ],
     [
       helper.proxyEnv,
       "The proxy settings as environment variables, in both spellings (curl reads the lower-case ones).",

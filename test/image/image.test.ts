@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
 import { release } from "../../generator/contract/release.ts";
@@ -87,13 +88,19 @@ describe("tools/build-image.sh", () => {
     expect(r.stderr).toContain("--agent-package-url needs --agent-package-sha256");
   });
 
-  // release.agentPackageSha256 is empty until someone records Microsoft's published hash.
-  it.skipIf(release.agentPackageSha256["linux-x64"] !== "")("should fail the build and say where to record the hash when the contract has none", async () => {
-    const r = await build(["--tag", "local/azp-agent-test:nohash", "--base-image", BASE_IMAGE]);
+  it("should check a package against the SHA-256 Microsoft published for the pinned agent by default, and refuse one that differs", async () => {
+    // The default build bakes Microsoft's package for agentVersion and checks it against the pin
+    // (generator/contract/agent-pin.json). Here a different package stands at the download URL:
+    // the build must refuse it, naming the pinned hash — typed out from Microsoft's v4.269.0 release notes.
+    expect(release.agentVersion).toBe("4.269.0");
+    const args = readFileSync(repoPath("agent-image", "generated", "build-args.env"), "utf8")
+      .split("\n")
+      .filter((line) => /^[A-Z][A-Z0-9_]*=/.test(line))
+      .flatMap((line) => ["--build-arg", line]);
+    const url = `${env.fake.baseUrl}/_downloads/agent/${release.agentVersion}/vsts-agent-linux-x64-${release.agentVersion}.tar.gz`;
+    const r = await exec(DOCKER, ["build", "--network", "host", ...args, "--build-arg", `BASE_IMAGE=${BASE_IMAGE}`, "--build-arg", `AGENT_PACKAGE_URL=${url}`, "--tag", "local/azp-agent-test:wronghash", repoPath("agent-image")], { timeoutMs: 600_000 });
     expect(r.code).not.toBe(0);
-    expect(r.output).toContain("error: no SHA-256 for the linux-x64 agent package");
-    expect(r.output).toContain("agentPackageSha256['linux-x64']");
-    expect(r.output).toContain(`https://download.agent.dev.azure.com/agent/${release.agentVersion}/vsts-agent-linux-x64-${release.agentVersion}.tar.gz`);
+    expect(r.output).toContain(`error: ${url} has SHA-256 ${env.pkg.sha256}, expected b7bfdc699857e7e045345494eec7f89c81d870e469e7d6199b37d6bf1601d3cf`);
   });
 
   it("should fail with the missing build arguments named when built without build-args.env", async () => {

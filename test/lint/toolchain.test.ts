@@ -1,48 +1,14 @@
-// The chart-validation toolchain that tools/install-tools.sh puts in .cache/tools/bin:
+// The toolchain that tools/install-tools.sh puts in .cache/tools/bin (chart validation and release):
 // every tool runs and reports the version pinned in tools/versions.sh, and kubeconform,
 // with the schemas derived offline by tools/kube-schemas.sh, tells a valid workload from
 // an invalid one for every Kubernetes version the chart is validated against.
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { INSTALL_HINT, KUBE_SCHEMAS, kubeSchemaVersions, pin, run, tool, type RunResult, type ToolName } from "../support/tools.ts";
 
-const REPO = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = join(REPO, ".cache", "tools", "bin");
-const SCHEMAS = join(REPO, ".cache", "kube-schemas");
-const INSTALL_HINT = "run `bash tools/install-tools.sh` first";
-
-interface RunResult {
-  status: number | null;
-  output: string;
-}
-
-function run(command: string, args: string[]): RunResult {
-  const r = spawnSync(command, args, { cwd: REPO, encoding: "utf8" });
-  if (r.error) throw r.error;
-  return { status: r.status, output: `${r.stdout}${r.stderr}` };
-}
-
-/** The pins, read by sourcing tools/versions.sh the way the scripts do. */
-function readPins(): Record<string, string> {
-  const names = ["HELM_VERSION", "CT_VERSION", "KUBECONFORM_VERSION", "YAMLLINT_VERSION", "YAMALE_VERSION", "KUBE_SCHEMA_VERSIONS"];
-  const script = `source tools/versions.sh; ${names.map((n) => `printf '%s\\n' "$${n}"`).join("; ")}`;
-  const r = run("bash", ["-c", script]);
-  if (r.status !== 0) throw new Error(`sourcing tools/versions.sh failed: ${r.output}`);
-  const values = r.output.split("\n");
-  return Object.fromEntries(names.map((n, i) => [n, values[i] ?? ""]));
-}
-
-const pins = readPins();
-const kubeVersions = (pins["KUBE_SCHEMA_VERSIONS"] ?? "").split(/\s+/).filter((v) => v !== "");
-
-function tool(name: string): string {
-  const path = join(BIN, name);
-  if (!existsSync(path)) throw new Error(`${path} is missing: ${INSTALL_HINT}`);
-  return path;
-}
+const kubeVersions = kubeSchemaVersions();
 
 const VALID_MANIFESTS = `apiVersion: apps/v1
 kind: Deployment
@@ -128,19 +94,24 @@ spec:
           image: example/azp-agent:1.0.0
 `;
 
-describe("chart-validation toolchain (.cache/tools/bin)", () => {
-  it.each([
+describe("toolchain (.cache/tools/bin)", () => {
+  it.each<{ name: ToolName; args: string[]; pin: string }>([
     { name: "helm", args: ["version", "--template", "{{ .Version }}"], pin: "HELM_VERSION" },
     { name: "ct", args: ["version"], pin: "CT_VERSION" },
     { name: "kubeconform", args: ["-v"], pin: "KUBECONFORM_VERSION" },
     { name: "yamllint", args: ["--version"], pin: "YAMLLINT_VERSION" },
     { name: "yamale", args: ["--version"], pin: "YAMALE_VERSION" },
-  ])("should run $name and report the pinned $pin", ({ name, args, pin }) => {
-    const want = pins[pin] ?? "";
+    { name: "cosign", args: ["version"], pin: "COSIGN_VERSION" },
+    { name: "syft", args: ["version"], pin: "SYFT_VERSION" },
+    { name: "crane", args: ["version"], pin: "CRANE_VERSION" },
+    { name: "actionlint", args: ["-version"], pin: "ACTIONLINT_VERSION" },
+  ])("should run $name and report the pinned $pin", ({ name, args, pin: variable }) => {
+    const want = pin(variable);
     expect(want).not.toBe("");
     const r = run(tool(name), args);
     expect(r.status, r.output).toBe(0);
-    expect(r.output.split(/\s+/)).toContain(want);
+    // Some tools print the version with its leading "v", some without.
+    expect(r.output.split(/\s+/).map((word) => word.replace(/^v(?=\d)/, ""))).toContain(want.replace(/^v/, ""));
   });
 });
 
@@ -156,11 +127,11 @@ describe("kubeconform with the offline schemas (.cache/kube-schemas)", () => {
   });
 
   function kubeconform(version: string, file: string): RunResult {
-    const schemaDir = join(SCHEMAS, `v${version}-standalone-strict`);
+    const schemaDir = join(KUBE_SCHEMAS, `v${version}-standalone-strict`);
     if (!existsSync(join(schemaDir, "deployment-apps-v1.json"))) {
       throw new Error(`no schemas in ${schemaDir}: ${INSTALL_HINT}`);
     }
-    const location = `${SCHEMAS}/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json`;
+    const location = `${KUBE_SCHEMAS}/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json`;
     return run(tool("kubeconform"), ["-strict", "-summary", "-kubernetes-version", version, "-schema-location", location, join(dir, file)]);
   }
 

@@ -13,7 +13,7 @@ export const INSTALL_HINT = "run `bash tools/install-tools.sh` first";
 export const TOOLS_BIN: string = repoPath(".cache", "tools", "bin");
 export const KUBE_SCHEMAS: string = repoPath(".cache", "kube-schemas");
 
-export type ToolName = "helm" | "ct" | "kubeconform" | "yamllint" | "yamale";
+export type ToolName = "helm" | "ct" | "kubeconform" | "yamllint" | "yamale" | "cosign" | "syft" | "crane" | "actionlint";
 
 export function tool(name: ToolName): string {
   const path = join(TOOLS_BIN, name);
@@ -57,7 +57,7 @@ let pinCache: Record<string, string> | undefined;
 /** A variable of tools/versions.sh, read by sourcing it the way the install scripts do. */
 export function pin(name: string): string {
   if (pinCache === undefined) {
-    const names = ["HELM_VERSION", "CT_VERSION", "KUBECONFORM_VERSION", "YAMLLINT_VERSION", "YAMALE_VERSION", "KUBE_SCHEMA_VERSIONS"];
+    const names = ["HELM_VERSION", "CT_VERSION", "KUBECONFORM_VERSION", "YAMLLINT_VERSION", "YAMALE_VERSION", "KUBE_SCHEMA_VERSIONS", "COSIGN_VERSION", "SYFT_VERSION", "CRANE_VERSION", "ACTIONLINT_VERSION"];
     const script = `source tools/versions.sh; ${names.map((n) => `printf '%s\\n' "$${n}"`).join("; ")}`;
     const r = run("bash", ["-c", script]);
     if (r.status !== 0) throw new Error(`sourcing tools/versions.sh failed: ${r.output}`);

@@ -82,9 +82,11 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{- end }}
 {{- end }}
 
-{{/* Image reference. */}}
+{{/* Image reference: repository:tag, pinned to @digest when a digest is set. */}}
 {{- define "azp-agent.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $reference := printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- with .Values.image.digest }}{{ $reference = printf "%s@%s" $reference . }}{{ end }}
+{{- $reference }}
 {{- end }}
 
 {{/* The proxy settings as environment variables, in both spellings (curl reads the lower-case ones). */}}
