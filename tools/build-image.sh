@@ -8,15 +8,18 @@
 #   --tag                   image tag (default local/azp-agent:<image version from the contract>)
 #   --base-image            FROM image (default: the Dockerfile's BASE_IMAGE, Debian stable)
 #   --platform              target architecture (default: this machine's); another one needs
-#                           qemu binfmt support in the engine
+#                           user-mode emulation on the engine's machine and a base image of
+#                           that architecture: bash tools/docker-up.sh multiarch makes both
+#                           (local/debian:bookworm-arm64 on amd64)
 #   --agent-package-url     agent tar.gz to bake in (default: Microsoft's URL for the pinned
 #                           version); tests pass the fake server's package
 #   --agent-package-sha256  its SHA-256 (default: the hash recorded in the contract)
 #
 # Runs `docker build --network host` (a build can reach a server on 127.0.0.1, e.g. the fake
 # Azure DevOps serving a test package). The build log goes to stderr; stdout is the tag only.
-# Exit codes: 0 built; 2 usage or build-args problem; 3 no Docker engine reachable;
-# otherwise docker build's code.
+# Exit codes: 0 built; 2 usage or build-args problem, a base image of another architecture, or
+# no emulation for a foreign --platform; 3 no Docker engine reachable; 1 the built image is not
+# of the requested architecture; otherwise docker build's code.
 set -Eeuo pipefail
 
 BUILD_IMAGE_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -57,6 +60,33 @@ build_image_host_arch() {
     aarch64 | arm64) printf 'arm64\n' ;;
     *) uname -m ;;
   esac
+}
+
+# build_image_qemu_name <arch>: QEMU's name of a Docker architecture (its binfmt_misc handler).
+build_image_qemu_name() {
+  case "$1" in
+    arm64) printf 'aarch64\n' ;;
+    amd64) printf 'x86_64\n' ;;
+  esac
+}
+
+# build_image_check_emulation <arch>: a foreign architecture's RUN steps need a binfmt_misc
+# handler with the F flag (the interpreter is not inside the build's containers). Checked only
+# for a local engine: a remote one (DOCKER_HOST=tcp://, ssh://) has its own kernel.
+build_image_check_emulation() {
+  local arch="$1" entry
+  [[ -z "${DOCKER_HOST:-}" || "${DOCKER_HOST}" == unix://* ]] || return 0
+  entry="/proc/sys/fs/binfmt_misc/qemu-$(build_image_qemu_name "${arch}")"
+  if [[ ! -r "${entry}" ]] || ! grep -qx enabled "${entry}" || ! grep -qE '^flags: [A-Z]*F' "${entry}"; then
+    build_image_die 2 "--platform ${arch} needs ${arch} emulation (no enabled ${entry} with the F flag): run bash tools/docker-up.sh multiarch"
+  fi
+}
+
+# build_image_image_arch <docker> <image>: the architecture an image's metadata names.
+# Debian's classic builder (20.10) quietly builds `--platform linux/arm64` FROM a local amd64
+# image into an amd64 image, so neither the base nor the result is taken on trust.
+build_image_image_arch() {
+  "$1" image inspect --format '{{.Architecture}}' "$2" 2>/dev/null
 }
 
 # build_image_read_args <file> <array name> <map name>: KEY=VALUE lines (comments and blank
@@ -137,8 +167,24 @@ build_image_main() {
     build_image_die 3 "no Docker engine reachable through '${docker}' (start one with: bash tools/docker-up.sh engine, or set DOCKER_HOST)"
   fi
 
+  if [[ "${platform}" != "${host_arch}" ]]; then
+    build_image_check_emulation "${platform}"
+  fi
+  local base_arch
+  # A base that is not local yet is pulled for --platform; a local one is used whatever it is.
+  if [[ -n "${base_image}" ]] && base_arch="$(build_image_image_arch "${docker}" "${base_image}")" \
+    && [[ "${base_arch}" != "${platform}" ]]; then
+    local hint=""
+    [[ "${platform}" == "${host_arch}" ]] || hint=" (bash tools/docker-up.sh multiarch makes one: local/debian:bookworm-${platform})"
+    build_image_die 2 "--base-image ${base_image} is ${base_arch}, not ${platform}: pass a linux/${platform} base${hint}"
+  fi
+
   build_image_log "building ${tag} (${platform}${base_image:+, FROM ${base_image}})"
   "${docker}" build --network host --tag "${tag}" "${args[@]}" "${BUILD_IMAGE_CONTEXT}" >&2
+  local built_arch
+  built_arch="$(build_image_image_arch "${docker}" "${tag}")" || built_arch="(none)"
+  [[ "${built_arch}" == "${platform}" ]] \
+    || build_image_die 1 "${tag} was built as ${built_arch}, not ${platform}"
   printf '%s\n' "${tag}"
 }
 

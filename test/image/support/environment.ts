@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { release } from "../../../generator/contract/release.ts";
+import { agentPlatforms, release, type AgentPlatform } from "../../../generator/contract/release.ts";
 import { startFakeAdo, type FakeAdo, type FakeAdoOptions } from "../../fake-ado/server.ts";
 import { repoPath } from "../../support/repo.ts";
 import { makeTestTls, type TestTls } from "../../support/test-tls.ts";
@@ -23,6 +23,20 @@ export const POOL = "k8s-pool";
 /** The agent's console line once it waits for a job (ado-contract.md; the fake agent prints it too). */
 export const LISTENING = "Listening for Jobs";
 export const BASE_IMAGE = process.env["AZP_TEST_BASE_IMAGE"] ?? "local/debian:bookworm";
+/** An image architecture the tests build (Docker's name; the contract's `agentPlatforms` keys). */
+export type ImagePlatform = keyof typeof agentPlatforms;
+/** This machine's architecture: the platform every image test builds unless told otherwise. */
+export const HOST_PLATFORM: ImagePlatform = process.arch === "arm64" ? "arm64" : "amd64";
+
+/**
+ * The base image of a platform: BASE_IMAGE for this machine's, and for another one the base
+ * `tools/docker-up.sh multiarch` makes (`local/debian:bookworm-arm64`), unless
+ * AZP_TEST_BASE_IMAGE_<ARCH> names one.
+ */
+export function baseImageFor(platform: ImagePlatform): string {
+  if (platform === HOST_PLATFORM) return BASE_IMAGE;
+  return process.env[`AZP_TEST_BASE_IMAGE_${platform.toUpperCase()}`] ?? `${BASE_IMAGE}-${platform}`;
+}
 /** The fake package carries the contract's agent version, as the real baked one would. */
 export const AGENT_VERSION: string = release.agentVersion;
 export const CACHE_DIR: string = repoPath(".cache", "image-tests");
@@ -31,6 +45,8 @@ export interface AgentPackage {
   readonly file: string;
   readonly sha256: string;
   readonly bytes: number;
+  /** The agent platform it is stamped with (the fake listener reports it as Agent.OSArchitecture). */
+  readonly platform: AgentPlatform;
 }
 
 let dockerReady: Promise<void> | undefined;
@@ -44,26 +60,44 @@ export function ensureDocker(): Promise<void> {
   return dockerReady;
 }
 
+let multiarchReady: Promise<void> | undefined;
+
+/**
+ * tools/docker-up.sh multiarch: QEMU user emulation registered with binfmt_misc and the other
+ * architecture's base image (a cold arm64 debootstrap runs under emulation: minutes).
+ */
+export function ensureMultiarch(): Promise<void> {
+  multiarchReady ??= (async () => {
+    await ensureDocker();
+    const r = await exec("bash", [repoPath("tools", "docker-up.sh"), "multiarch"], { timeoutMs: 1_800_000 });
+    if (r.code !== 0) throw new Error(`tools/docker-up.sh multiarch failed (${r.code}):\n${r.output}`);
+  })();
+  return multiarchReady;
+}
+
 function sha256File(file: string): string {
   return createHash("sha256").update(readFileSync(file)).digest("hex");
 }
 
-/** The fake agent package (optionally padded to a realistic size), cached under .cache/. */
-export async function agentPackage(padMb = 0): Promise<AgentPackage> {
+/**
+ * The fake agent package (optionally padded to a realistic size), cached under .cache/. The
+ * package is shell scripts only; `platform` is the name it is stamped and filed with.
+ */
+export async function agentPackage(padMb = 0, platform: AgentPlatform = agentPlatforms.amd64): Promise<AgentPackage> {
   mkdirSync(CACHE_DIR, { recursive: true });
   const script = repoPath("test", "fake-agent", "build-package.sh");
   const sources = [script, ...listFiles(repoPath("test", "fake-agent", "layout"))];
   const inputs = createHash("sha256");
   for (const file of sources) inputs.update(file).update(readFileSync(file));
   const stamp = inputs.update(`${AGENT_VERSION}/${padMb}`).digest("hex").slice(0, 12);
-  const file = join(CACHE_DIR, `vsts-agent-linux-x64-${AGENT_VERSION}-${stamp}${padMb ? `-pad${padMb}` : ""}.tar.gz`);
+  const file = join(CACHE_DIR, `vsts-agent-${platform}-${AGENT_VERSION}-${stamp}${padMb ? `-pad${padMb}` : ""}.tar.gz`);
   if (!existsSync(file)) {
-    const args = [script, `${file}.tmp.tar.gz`, "--version", AGENT_VERSION, "--platform", "linux-x64", ...(padMb ? ["--pad-mb", String(padMb)] : [])];
+    const args = [script, `${file}.tmp.tar.gz`, "--version", AGENT_VERSION, "--platform", platform, ...(padMb ? ["--pad-mb", String(padMb)] : [])];
     const r = await exec("bash", args, { timeoutMs: 300_000 });
     if (r.code !== 0) throw new Error(`build-package.sh failed (${r.code}):\n${r.output}`);
     await exec("mv", [`${file}.tmp.tar.gz`, file]);
   }
-  return { file, sha256: sha256File(file), bytes: statSync(file).size };
+  return { file, sha256: sha256File(file), bytes: statSync(file).size, platform };
 }
 
 function listFiles(dir: string): string[] {
@@ -96,23 +130,29 @@ export function startFake(pkg: AgentPackage, options: FakeAdoOptions = {}): Prom
   });
 }
 
-/** Hash of everything the image is built from (build context, build script, base, package). */
-async function imageInputsHash(pkg: AgentPackage): Promise<string> {
+/** Hash of everything the image is built from (build context, build script, base, platform, package). */
+async function imageInputsHash(pkg: AgentPackage, platform: ImagePlatform): Promise<string> {
   const hash = createHash("sha256");
   const context = repoPath("agent-image");
   const files = [...listFiles(context).filter((f) => !f.endsWith(".md")), repoPath("tools", "build-image.sh")];
   for (const file of files) hash.update(file).update(readFileSync(file));
-  const base = await docker(["image", "inspect", "--format", "{{.Id}}", BASE_IMAGE]);
-  hash.update(base.stdout.trim()).update(pkg.sha256);
+  const base = await docker(["image", "inspect", "--format", "{{.Id}}", baseImageFor(platform)]);
+  // The host platform adds nothing, so the tags of existing amd64 builds stay valid.
+  hash.update(base.stdout.trim()).update(pkg.sha256).update(platform === HOST_PLATFORM ? "" : platform);
   return hash.digest("hex").slice(0, 16);
 }
 
-/** tools/build-image.sh with the fake package baked in; reuses an identical earlier build. */
-export async function buildTestImage(fake: FakeAdo, pkg: AgentPackage, pkgUrl?: string): Promise<string> {
-  const tag = `local/azp-agent-test:${await imageInputsHash(pkg)}`;
+/**
+ * tools/build-image.sh with the fake package baked in; reuses an identical earlier build.
+ * `platform` other than this machine's builds on baseImageFor(platform) under emulation
+ * (ensureMultiarch first).
+ */
+export async function buildTestImage(fake: FakeAdo, pkg: AgentPackage, pkgUrl?: string, platform: ImagePlatform = HOST_PLATFORM): Promise<string> {
+  const tag = `local/azp-agent-test:${await imageInputsHash(pkg, platform)}`;
   if ((await docker(["image", "inspect", tag])).code === 0) return tag;
-  const url = pkgUrl ?? `${fake.baseUrl}/_downloads/agent/${AGENT_VERSION}/vsts-agent-linux-x64-${AGENT_VERSION}.tar.gz`;
-  const args = [repoPath("tools", "build-image.sh"), "--tag", tag, "--base-image", BASE_IMAGE, "--agent-package-url", url, "--agent-package-sha256", pkg.sha256];
+  const url = pkgUrl ?? `${fake.baseUrl}/_downloads/agent/${AGENT_VERSION}/vsts-agent-${pkg.platform}-${AGENT_VERSION}.tar.gz`;
+  const args = [repoPath("tools", "build-image.sh"), "--tag", tag, "--base-image", baseImageFor(platform), "--platform", platform];
+  args.push("--agent-package-url", url, "--agent-package-sha256", pkg.sha256);
   const r = await exec("bash", args, { timeoutMs: 1_200_000 });
   if (r.code !== 0) throw new Error(`tools/build-image.sh failed (${r.code}):\n${r.output}`);
   if (r.stdout.trim() !== tag) throw new Error(`tools/build-image.sh printed '${r.stdout.trim()}', expected the tag ${tag}`);
@@ -124,17 +164,22 @@ export interface ImageTestEnv {
   /** The CA file pods trust (the chart's caBundle) for the fakes' https listeners. */
   readonly caFile: string;
   readonly image: string;
+  /** The image's architecture. */
+  readonly platform: ImagePlatform;
   readonly pkg: AgentPackage;
   readonly poolId: number;
 }
 
-/** Everything a test file needs; call in beforeAll, close `fake` in afterAll (or use useImageEnv from ./hooks.ts). */
-export async function setupImageEnv(options: FakeAdoOptions = {}): Promise<ImageTestEnv> {
-  await ensureDocker();
-  const pkg = await agentPackage();
+/**
+ * Everything a test file needs; call in beforeAll, close `fake` in afterAll (or use useImageEnv
+ * from ./hooks.ts). A `platform` other than this machine's brings up emulation and its base first.
+ */
+export async function setupImageEnv(options: FakeAdoOptions = {}, platform: ImagePlatform = HOST_PLATFORM): Promise<ImageTestEnv> {
+  await (platform === HOST_PLATFORM ? ensureDocker() : ensureMultiarch());
+  const pkg = await agentPackage(0, agentPlatforms[platform]);
   const fake = await startFake(pkg, options);
-  const image = await buildTestImage(fake, pkg);
+  const image = await buildTestImage(fake, pkg, undefined, platform);
   const poolId = fake.state().pools.find((p) => p.name === POOL)?.id;
   if (poolId === undefined) throw new Error(`the fake has no pool ${POOL}`);
-  return { fake, caFile: testTls().certFile, image, pkg, poolId };
+  return { fake, caFile: testTls().certFile, image, platform, pkg, poolId };
 }

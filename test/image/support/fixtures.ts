@@ -1,6 +1,6 @@
 import { onTestFinished } from "vitest";
 import type { FakeAdo, RequestLogEntry } from "../../fake-ado/server.ts";
-import { POOL, PAT, type ImageTestEnv } from "./environment.ts";
+import { HOST_PLATFORM, POOL, PAT, type ImageTestEnv } from "./environment.ts";
 import { FakePod, type PodOptions } from "./pod.ts";
 
 /**
@@ -8,7 +8,8 @@ import { FakePod, type PodOptions } from "./pod.ts";
  * and the fake's request log are printed first.
  */
 export function newPod(env: ImageTestEnv, options: Partial<PodOptions> = {}): FakePod {
-  const pod = new FakePod({ image: env.image, url: env.fake.url, pool: POOL, token: PAT, caFile: env.caFile, ...options });
+  const platform = env.platform === HOST_PLATFORM ? {} : { platform: env.platform };
+  const pod = new FakePod({ image: env.image, url: env.fake.url, pool: POOL, token: PAT, caFile: env.caFile, ...platform, ...options });
   onTestFinished(async (context) => {
     if (context.task.result?.state === "fail") {
       console.error(`===== pod ${pod.name} =====\n${await pod.allLogs()}\n===== fake request log =====\n${requestLines(env.fake).join("\n")}`);

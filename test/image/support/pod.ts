@@ -63,6 +63,10 @@ export interface PodOptions {
   caFile?: string;
   /** Extra `docker run` arguments per container (e.g. mounting a fake ServiceAccount). */
   dockerArgs?: Partial<Record<PodContainer, string[]>>;
+  /** Docker network of every container; default `host` (bench/image-startup.ts uses a shaped bridge). */
+  network?: string;
+  /** `docker run --platform linux/<platform>` for an image of another architecture (arm64.test.ts); default none. */
+  platform?: string;
 }
 
 export class FakePod {
@@ -175,8 +179,9 @@ export class FakePod {
   }
 
   private runArgs(container: PodContainer, detach: boolean): string[] {
-    const args = ["run", ...(detach ? ["--detach"] : []), "--name", this.containerName(container), "--network", "host", "--read-only"];
+    const args = ["run", ...(detach ? ["--detach"] : []), "--name", this.containerName(container), "--network", this.options.network ?? "host", "--read-only"];
     args.push("--user", `${user.uid}:${user.gid}`, "--label", `azp-test-pod=${this.name}`);
+    args.push(...platformArgs(this.options.platform));
     for (const m of podMounts(container)) {
       // The PAT only where the chart mounts it: never in the job container.
       if (m.volume === "token" && this.secretDir !== undefined) args.push("--volume", `${this.secretDir}:${m.mountPath}:ro`);
@@ -288,7 +293,7 @@ export class FakePod {
 
   /** Runs a shell command as root over every emptyDir of the pod (mounted under /pod/<volume name>). */
   async inspectVolumes(script: string, input?: string): Promise<ExecResult> {
-    const args = ["run", "--rm", "--interactive", "--user", "0:0"];
+    const args = ["run", "--rm", "--interactive", "--user", "0:0", ...platformArgs(this.options.platform)];
     for (const volume of EMPTY_DIRS) args.push("--volume", `${this.volumeDir(volume)}:/pod/${volume}:ro`);
     args.push("--entrypoint", "bash", this.options.image, "-c", script);
     return docker(args, { timeoutMs: 120_000, ...(input === undefined ? {} : { input }) });
@@ -314,6 +319,11 @@ export class FakePod {
 
 export const STATE_FILES = stateFiles;
 
+/** `--platform` for an image of another architecture; nothing for the engine's own. */
+function platformArgs(platform: string | undefined): string[] {
+  return platform === undefined ? [] : ["--platform", `linux/${platform}`];
+}
+
 export interface OneShotOptions {
   image: string;
   command: string;
@@ -324,6 +334,8 @@ export interface OneShotOptions {
   /** Arguments of the command. */
   args?: string[];
   timeoutMs?: number;
+  /** `docker run --platform linux/<platform>` (see PodOptions.platform); default none. */
+  platform?: string;
 }
 
 /** Runs one command of the image to completion (smoke test pod, refresh job), read-only root. */
@@ -331,6 +343,7 @@ export async function runOneShot(options: OneShotOptions): Promise<ExecResult> {
   const name = `azp-test-oneshot-${randomBytes(3).toString("hex")}`;
   let secretDir: string | undefined;
   const args = ["run", "--name", name, "--network", "host", "--read-only", "--tmpfs", `${paths.tmp}:rw,mode=1777`, "--user", `${user.uid}:${user.gid}`];
+  args.push(...platformArgs(options.platform));
   if (options.token !== undefined) {
     secretDir = mkdtempSync(join(tmpdir(), "azp-secret-"));
     writeFileSync(join(secretDir, imageContract.tokenFileName), options.token);
