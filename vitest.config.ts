@@ -15,6 +15,7 @@ export default defineConfig({
         },
       },
       { test: { name: "image", include: ["test/image/**/*.test.ts"], testTimeout: 600_000, hookTimeout: 1_200_000, fileParallelism: false } },
+      { test: { name: "release", include: ["test/release/**/*.test.ts"], testTimeout: 600_000, hookTimeout: 3_600_000, fileParallelism: false } },
       { test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], testTimeout: 900_000, hookTimeout: 1_800_000, fileParallelism: false } },
     ],
   },

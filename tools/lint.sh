@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Static checks: TypeScript types, ShellCheck over every script, generated files up to date.
+# Static checks: TypeScript types, ShellCheck over every script, actionlint over the workflows,
+# generated files up to date.
 # (helm lint, ct lint and kubeconform run as tests: test/lint/.)
 set -Eeuo pipefail
 
@@ -19,6 +20,8 @@ lint_main() {
     esac
   done)
   shellcheck -x "${scripts[@]}"
+  echo "lint: actionlint (.github/workflows, with ShellCheck over their run: steps)"
+  "${REPO}/.cache/tools/bin/actionlint" -shellcheck "$(command -v shellcheck)" .github/workflows/*.yml
   echo "lint: generated files"
   npx --no-install tsx generator/cli.ts --check
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test layer, on a fresh machine: installs and starts what each layer needs, then runs
-#   unit + render (generator, chart, schema, lint, sync) → image (real Docker) → e2e (real cluster).
+#   unit + render (generator, chart, schema, lint, sync) → image (real Docker) → release (signed
+#   multi-arch publish to the local registry) → e2e (real cluster).
 # The e2e layer runs against the local single-node cluster of test/cluster/ (up.sh).
 # Ends with one line "N passed, M failed" summed over all layers.
 set -Eeuo pipefail
@@ -76,6 +77,8 @@ testall_main() {
   reports+=("${RESULTS}/fast.json")
   testall_layer image --project image || status=1
   reports+=("${RESULTS}/image.json")
+  testall_layer release --project release || status=1
+  reports+=("${RESULTS}/release.json")
 
   testall_step "local Kubernetes cluster (test/cluster)"
   if bash test/cluster/up.sh; then
