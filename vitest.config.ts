@@ -5,10 +5,12 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts", "test/fake-ado/**/*.test.ts"] } },
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts", "test/fake-ado/**/*.test.ts", "test/support/**/*.test.ts"] } },
       {
+        // Static checks of the generated files: helm template renderings, the schema, linters,
+        // and their sync with the generator and the image's scripts; no containers, no cluster.
         test: {
-          name: "render",
+          name: "static",
           include: ["test/render/**/*.test.ts", "test/schema/**/*.test.ts", "test/lint/**/*.test.ts", "test/sync/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 300_000,

@@ -8,10 +8,10 @@
 // Needs the local cluster (bash test/cluster/up.sh) or KUBECONFIG, like the e2e layer.
 //
 // Usage: npx tsx bench/churn.ts [--jobs 100]
-import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { runSync } from "../test/support/process.ts";
 import { repoPath } from "../test/support/repo.ts";
 
 interface ChurnReport {
@@ -34,13 +34,12 @@ if (!Number.isInteger(jobs) || jobs < 1) {
 }
 
 const kubeconfig = process.env["KUBECONFIG"] ?? repoPath(".cache", "cluster", "kubeconfig");
-const run = spawnSync("npx", ["--no-install", "vitest", "run", "--project", "e2e", "test/e2e/churn.test.ts"], {
-  cwd: repoPath(),
+const run = runSync("npx", ["--no-install", "vitest", "run", "--project", "e2e", "test/e2e/churn.test.ts"], {
   env: { ...process.env, KUBECONFIG: kubeconfig, CHURN_JOBS: String(jobs) },
-  stdio: "inherit",
+  inherit: true,
 });
-if (run.status !== 0) {
-  process.stderr.write(`bench/churn: the churn run failed (exit ${String(run.status)}); no figures\n`);
+if (run.code !== 0) {
+  process.stderr.write(`bench/churn: the churn run failed (exit ${run.code}); no figures\n`);
   process.exit(1);
 }
 

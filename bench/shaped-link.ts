@@ -7,7 +7,8 @@
 // The qdisc and the network are removed by close(), which the bench runs in `finally` and on
 // SIGINT/SIGTERM.
 import { randomBytes } from "node:crypto";
-import { docker, dockerOk, exec } from "../test/image/support/docker.ts";
+import { docker, dockerOk } from "../test/image/support/docker.ts";
+import { run } from "../test/support/process.ts";
 
 export interface ShapedLink {
   /** Docker network to pass to `docker run --network`. */
@@ -27,7 +28,7 @@ export interface ShapedLink {
 /** tc from iproute2 (bench/run.sh installs it with tools/apt.sh when missing). */
 async function tc(args: readonly string[]): Promise<{ code: number; output: string }> {
   try {
-    const r = await exec("tc", args, { timeoutMs: 30_000 });
+    const r = await run("tc", args, { timeoutMs: 30_000 });
     return { code: r.code, output: r.output };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new Error("tc (iproute2) is not installed: run bench/run.sh, which installs it, or `apt-get install iproute2`");

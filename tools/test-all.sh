@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Every test layer, on a fresh machine: installs and starts what each layer needs, then runs
-#   unit + render (generator, chart, schema, lint, sync) → image (real Docker) → release (signed
-#   multi-arch publish to the local registry) → e2e (real cluster).
+#   unit + static (render, schema, lint, sync: the generated files, no containers) → image (real
+#   Docker) → release (signed multi-arch publish to the local registry) → e2e (real cluster).
 # The e2e layer runs against the local single-node cluster of test/cluster/ (up.sh).
-# Ends with one line "N passed, M failed" summed over all layers.
+# Ends with one line "N passed, M failed, K skipped" summed over all layers; each check outside
+# vitest (lint) counts there as one test.
 set -Eeuo pipefail
 
 REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -20,12 +21,31 @@ testall_layer() {
   npx --no-install vitest run "$@" --reporter=default --reporter=json --outputFile="${RESULTS}/${name}.json"
 }
 
+# Runs a check that has no JSON report (lint) and records its outcome for the summary line.
+testall_check() {
+  local name="$1"
+  shift
+  testall_step "${name}: $*"
+  local status=0
+  "$@" || status=$?
+  printf '%s\t%s\t%s\n' "${name}" "${status}" "$*" >>"${RESULTS}/checks.tsv"
+  return "${status}"
+}
+
+# The summary of the given JSON reports and of ${RESULTS}/checks.tsv (testall_check).
 testall_summary() {
   # shellcheck disable=SC2016  # the single-quoted text is JavaScript, with its own ${…}
-  node -e '
+  TESTALL_CHECKS="${RESULTS}/checks.tsv" node -e '
     const fs = require("node:fs");
     const path = require("node:path");
     let passed = 0, failed = 0, skipped = 0;
+    const checks = process.env.TESTALL_CHECKS;
+    for (const line of fs.existsSync(checks) ? fs.readFileSync(checks, "utf8").split("\n").filter(Boolean) : []) {
+      const [name, status, command] = line.split("\t");
+      if (status === "0") { passed += 1; continue; }
+      failed += 1;
+      console.log(`FAILED [${name}] ${command} exited ${status}`);
+    }
     for (const f of process.argv.slice(1)) {
       if (!fs.existsSync(f)) { failed += 1; console.log(`no report: ${f} (layer crashed)`); continue; }
       const r = JSON.parse(fs.readFileSync(f, "utf8"));
@@ -68,12 +88,11 @@ testall_main() {
   bash tools/install-tools.sh
   bash tools/docker-up.sh all
 
-  testall_step "static checks"
   local status=0
-  bash tools/lint.sh || status=1
+  testall_check lint bash tools/lint.sh || status=1
 
   local -a reports=()
-  testall_layer fast --project unit --project render || status=1
+  testall_layer fast --project unit --project static || status=1
   reports+=("${RESULTS}/fast.json")
   testall_layer image --project image || status=1
   reports+=("${RESULTS}/image.json")
@@ -95,4 +114,6 @@ testall_main() {
   return "${status}"
 }
 
-testall_main "$@"
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  testall_main "$@"
+fi

@@ -11,16 +11,16 @@ export interface Drift {
   readonly kind: "missing" | "changed" | "stale";
 }
 
-/** Files currently under the generated roots (repo-relative, sorted). */
+/** Files currently under the generated roots, a root being a folder or a single file (repo-relative, sorted). */
 export function filesOnDisk(repo: string, roots: readonly string[]): string[] {
   const found: string[] = [];
-  const walk = (dir: string): void => {
-    if (!existsSync(dir)) return;
-    for (const name of readdirSync(dir)) {
-      const full = join(dir, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else found.push(relative(repo, full));
+  const walk = (path: string): void => {
+    if (!existsSync(path)) return;
+    if (!statSync(path).isDirectory()) {
+      found.push(relative(repo, path));
+      return;
     }
+    for (const name of readdirSync(path)) walk(join(path, name));
   };
   for (const root of roots) walk(join(repo, root));
   return found.sort();

@@ -1,3 +1,4 @@
+import { component, componentLabel } from "../contract/components.ts";
 import type { JsonValue } from "../model/value-spec.ts";
 
 /**
@@ -29,11 +30,11 @@ export const scenarios: Scenario[] = [
       affinity: {
         podAntiAffinity: {
           preferredDuringSchedulingIgnoredDuringExecution: [
-            { weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { "app.kubernetes.io/component": "agent" } } } },
+            { weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { [componentLabel]: component.agent } } } },
           ],
         },
       },
-      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { "app.kubernetes.io/component": "agent" } } }],
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { [componentLabel]: component.agent } } }],
       resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: 2, memory: "4Gi" } },
       extraEnv: [{ name: "NUGET_PACKAGES", value: "/azp/_work/.nuget" }, { name: "TEAM", value: "a" }],
       extraVolumes: [{ name: "cache", emptyDir: { sizeLimit: "5Gi" } }],

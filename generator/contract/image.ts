@@ -159,6 +159,11 @@ export const imageContract = {
     placeholder: "azp-placeholder",
   },
   containers: { register: "register", deregister: "deregister", agent: "agent", refresh: "refresh", smoke: "smoke", gc: "gc", placeholder: "placeholder" },
+  /**
+   * The image command each container runs (a key of `commands`): the chart's containers and the
+   * image tests' simulated pod both take it from here. The job container runs `run`.
+   */
+  containerCommands: { register: "register", deregister: "deregister", agent: "run", refresh: "refresh", smoke: "smoke", gc: "gc", placeholder: "placeholder" },
   volumes: {
     agent: "agent",
     work: "work",
@@ -337,6 +342,11 @@ export function agentIgnoredEnv(): string[] {
 export type ImageContract = typeof imageContract;
 export type ImageCommand = keyof ImageContract["commands"];
 export type EnvKey = keyof ImageContract["env"];
+/** A container of the chart (a key of `containers` and of `containerCommands`). */
+export type ContainerKey = keyof ImageContract["containers"];
+
+/** The image command a container runs. */
+export const commandOf = (container: ContainerKey): ImageCommand => imageContract.containerCommands[container] satisfies ImageCommand;
 /** The containers of an agent pod (keys of `podMounts`, equal to their names in `containers`). */
 export type PodContainerKey = keyof ImageContract["podMounts"];
 

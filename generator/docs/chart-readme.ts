@@ -2,8 +2,9 @@ import Handlebars from "handlebars";
 import { readFileSync } from "node:fs";
 import { imageContract } from "../contract/image.ts";
 import { chartRepositoryIn, devStamp, imageRepositoryIn, release, signKeyUrl, type ReleaseStamp } from "../contract/release.ts";
+import { generatedHeader } from "../generated-header.ts";
 import { leaves, type GroupSpec, type JsonValue } from "../model/value-spec.ts";
-import { crossFieldRules, ruleText } from "../templates/helpers.ts";
+import { crossFieldRules, ruleText } from "../templates/cross-field-rules.ts";
 
 /**
  * The chart's README, a human document: Handlebars (compiled strict) is used here and only here
@@ -25,6 +26,7 @@ function defaultCell(value: JsonValue, note: string | undefined): string {
 export function chartReadme(model: GroupSpec, stamp: ReleaseStamp = devStamp): string {
   const { containers } = imageContract;
   return template({
+    header: generatedHeader.html("generator/docs/chart-readme.ts from generator/docs/chart-readme.md.hbs", "those"),
     chart: {
       name: release.chartName,
       description: release.description,

@@ -177,9 +177,16 @@ export function buildValuesModel(stamp: ReleaseStamp = devStamp): GroupSpec {
       "Deployment strategy. New agents come up before old ones stop, so a refresh keeps the pool's capacity.",
     ),
     resources: fragment({}, "Resources of the agent container (the one running jobs).", { schema: resourceSchema }),
-    registrarResources: fragment(
+    registrationResources: fragment(
       { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
-      "Resources of the register and deregister containers.",
+      "Resources of the containers that register and remove agents: register and deregister in every agent pod, the placeholder hooks (autoscaling) and the `helm test` pod.",
+      { schema: resourceSchema },
+    ),
+    // The old name of registrationResources (a coined word), still read for one release: a
+    // values file written for 0.1.0 keeps working, and NOTES.txt warns (templates/notes.ts).
+    registrarResources: fragment(
+      {},
+      "Deprecated: use `registrationResources` (the same setting, renamed). When set, it is still used instead, for one more release; helm install and upgrade print a warning.",
       { schema: resourceSchema },
     ),
     podSecurityContext: fragment(

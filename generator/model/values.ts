@@ -15,6 +15,8 @@ export interface ValueRef {
   readonly quoted: string;
   /** `toYaml .path` — a subtree. */
   readonly yaml: string;
+  /** The path from another root: `$` inside a `range`, `.root` in a helper called with a dict. */
+  pathFrom(root: "$" | ".root"): string;
 }
 
 export class ValuesModel {
@@ -24,7 +26,14 @@ export class ValuesModel {
     for (const [path, spec] of leaves(root)) {
       const key = path.join(".");
       const goPath = `.Values.${key}`;
-      this.#refs.set(key, { key, spec, path: goPath, quoted: `${goPath} | quote`, yaml: `toYaml ${goPath}` });
+      this.#refs.set(key, {
+        key,
+        spec,
+        path: goPath,
+        quoted: `${goPath} | quote`,
+        yaml: `toYaml ${goPath}`,
+        pathFrom: (root) => `${root}${goPath}`,
+      });
     }
   }
 

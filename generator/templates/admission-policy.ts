@@ -1,10 +1,11 @@
 import { ValidatingAdmissionPolicy } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy";
 import { ValidatingAdmissionPolicyBinding } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding";
+import { component, componentLabel } from "../contract/components.ts";
 import { v } from "../model/values.ts";
-import type { TemplateDocument } from "../template/template-document.ts";
+import type { TemplateDocument } from "../go-template/template-document.ts";
 import type { ChartTemplate } from "./chart-template.ts";
-import { helper, include } from "./helpers.ts";
-import { component } from "./pod-parts.ts";
+import { helper, include } from "./helper-names.ts";
+
 
 /**
  * Own-pod-only deletion (`admissionPolicy.enabled`, issue #10). RBAC cannot name a pod whose name
@@ -24,7 +25,7 @@ const policyName = (t: TemplateDocument): string => t.str(`${include(helper.admi
 const username = `printf "system:serviceaccount:%s:%s" (${include(helper.namespace)}) (${include(helper.serviceAccountName)})`;
 
 function labels(t: TemplateDocument): Record<string, string> {
-  return { ...t.includeEntries(helper.labels), "app.kubernetes.io/component": component.rbac };
+  return { ...t.includeEntries(helper.labels), [componentLabel]: component.rbac };
 }
 
 export const admissionPolicyTemplate: ChartTemplate = {

@@ -1,14 +1,14 @@
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
+import { component, componentLabel } from "../contract/components.ts";
 import { imageContract } from "../contract/image.ts";
 import { v } from "../model/values.ts";
-import type { TemplateDocument } from "../template/template-document.ts";
-import { helper, include } from "./helpers.ts";
+import type { TemplateDocument } from "../go-template/template-document.ts";
+import { helper, include } from "./helper-names.ts";
 import {
   baseContainer,
   caBundle,
   capabilityEnv,
-  component,
   containerMounts,
   containers,
   contractEnv,
@@ -18,6 +18,7 @@ import {
   proxyEnv,
   auth,
   credentialVolumes,
+  registrationResources,
   serviceAccountTokenVolume,
   volumes,
 } from "./pod-parts.ts";
@@ -39,10 +40,10 @@ export type PodLifecycle = "replace" | "complete";
 
 function registerContainer(t: TemplateDocument): IContainer {
   return {
-    ...baseContainer(t, containers.register, "register"),
+    ...baseContainer(t, "register"),
     // The agent scans its environment for capabilities when it registers, so they are set here too.
     env: [...contractEnv(t, "register"), ...capabilityEnv(t), ...proxyEnv(t), ...caBundle.env(t)],
-    resources: t.block(v("registrarResources").yaml),
+    resources: registrationResources(t),
     volumeMounts: [...containerMounts(t, "register"), ...caBundle.mounts(t)],
   };
 }
@@ -50,11 +51,11 @@ function registerContainer(t: TemplateDocument): IContainer {
 function deregisterSidecar(t: TemplateDocument, lifecycle: PodLifecycle): IContainer {
   const mounts = containerMounts(t, "deregister").filter((m) => lifecycle === "replace" || m.name !== volumes.serviceAccount);
   return {
-    ...baseContainer(t, containers.deregister, "deregister"),
+    ...baseContainer(t, "deregister"),
     // Native sidecar: started before the job container, stopped only after it has exited.
     restartPolicy: "Always",
     env: [...contractEnv(t, "deregister"), ...proxyEnv(t), ...caBundle.env(t)],
-    resources: t.block(v("registrarResources").yaml),
+    resources: registrationResources(t),
     // The kubelet starts the job container only once this probe passed: the sidecar has found
     // its agent in Azure DevOps before any job can run. The marker is in the sidecar's private
     // /tmp, which the job container never mounts.
@@ -80,8 +81,8 @@ function deregisterSidecar(t: TemplateDocument, lifecycle: PodLifecycle): IConta
 
 function agentContainer(t: TemplateDocument): IContainer {
   return {
-    ...baseContainer(t, containers.agent, "run"),
-    env: [...contractEnv(t, "run"), ...capabilityEnv(t), ...proxyEnv(t), ...caBundle.env(t), t.spliceItems(v("extraEnv").path)],
+    ...baseContainer(t, "agent"),
+    env: [...contractEnv(t, "agent"), ...capabilityEnv(t), ...proxyEnv(t), ...caBundle.env(t), t.spliceItems(v("extraEnv").path)],
     resources: t.block(v("resources").yaml),
     volumeMounts: [...containerMounts(t, "agent"), ...caBundle.mounts(t), t.spliceItems(v("extraVolumeMounts").path)],
   };
@@ -135,6 +136,6 @@ export function agentPodMetadata(t: TemplateDocument): object {
       ...t.when(auth.federated, { "azure.workload.identity/skip-containers": containers.agent }),
       ...t.spliceEntries(v("podAnnotations").path),
     },
-    labels: { ...t.includeEntries(helper.labels), "app.kubernetes.io/component": component.agent, ...t.spliceEntries(v("podLabels").path) },
+    labels: { ...t.includeEntries(helper.labels), [componentLabel]: component.agent, ...t.spliceEntries(v("podLabels").path) },
   };
 }

@@ -1,12 +1,13 @@
 import { CronJob } from "kubernetes-models/batch/v1/CronJob";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IVolume } from "kubernetes-models/v1/Volume";
+import { component, componentLabel, type Component } from "../contract/components.ts";
 import { v } from "../model/values.ts";
-import type { TemplateDocument } from "../template/template-document.ts";
+import type { TemplateDocument } from "../go-template/template-document.ts";
 import type { ChartTemplate } from "./chart-template.ts";
-import { helper, include } from "./helpers.ts";
+import { helper, include } from "./helper-names.ts";
 import { refreshEnabled } from "./rbac.ts";
-import { baseContainer, caBundle, component, containers, contractEnv, emptyDir, metadata, mount, paths, podSecurity, proxyEnv, credentialMounts, credentialVolumes, volumes } from "./pod-parts.ts";
+import { baseContainer, caBundle, contractEnv, emptyDir, metadata, mount, paths, podSecurity, proxyEnv, credentialMounts, credentialVolumes, volumes } from "./pod-parts.ts";
 
 /**
  * The release's two scheduled jobs, one shape: each runs one image command in a pod of its own,
@@ -24,7 +25,7 @@ interface ScheduledJob {
   readonly key: "refresh" | "gc";
   readonly name: string;
   readonly serviceAccount: string;
-  readonly component: string;
+  readonly component: Component;
   readonly container: IContainer;
   readonly volumes: IVolume[];
   /** Scheduling settings that exist only for this job. */
@@ -46,7 +47,7 @@ function cronJob(t: TemplateDocument, job: ScheduledJob): object {
           backoffLimit: 2,
           template: {
             metadata: {
-              labels: { ...t.includeEntries(helper.selectorLabels), "app.kubernetes.io/component": job.component },
+              labels: { ...t.includeEntries(helper.selectorLabels), [componentLabel]: job.component },
             },
             spec: {
               serviceAccountName: t.str(`${job.serviceAccount} | quote`),
@@ -76,7 +77,7 @@ export const cronJobTemplate: ChartTemplate = {
         serviceAccount: include(helper.refreshServiceAccountName),
         component: component.refresh,
         container: {
-          ...baseContainer(t, containers.refresh, "refresh"),
+          ...baseContainer(t, "refresh"),
           env: [...contractEnv(t, "refresh"), ...proxyEnv(t)],
           volumeMounts: [mount(volumes.tmp, paths.tmp)],
         },
@@ -96,7 +97,7 @@ export const cronJobTemplate: ChartTemplate = {
         serviceAccount: include(helper.gcServiceAccountName),
         component: component.gc,
         container: {
-          ...baseContainer(t, containers.gc, "gc"),
+          ...baseContainer(t, "gc"),
           env: [...contractEnv(t, "gc"), ...proxyEnv(t), ...caBundle.env(t)],
           volumeMounts: [...credentialMounts(t), mount(volumes.tmp, paths.tmp), ...caBundle.mounts(t)],
         },

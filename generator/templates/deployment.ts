@@ -1,9 +1,10 @@
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { component, componentLabel } from "../contract/components.ts";
 import { v } from "../model/values.ts";
 import { agentPodMetadata, agentPodSpec } from "./agent-pod.ts";
 import type { ChartTemplate } from "./chart-template.ts";
-import { helper } from "./helpers.ts";
-import { component, fullname, metadata } from "./pod-parts.ts";
+import { helper } from "./helper-names.ts";
+import { fullname, metadata } from "./pod-parts.ts";
 
 /**
  * The agent pool of the article: one pod per idle agent, one job per pod, each pod replaced after
@@ -15,7 +16,7 @@ export const deploymentTemplate: ChartTemplate = {
   source: "generator/templates/deployment.ts",
   preamble: `{{- include "${helper.validate}" . }}\n`,
   documents: (t) => {
-    const selector = { ...t.includeEntries(helper.selectorLabels), "app.kubernetes.io/component": component.agent };
+    const selector = { ...t.includeEntries(helper.selectorLabels), [componentLabel]: component.agent };
     const deployment = new Deployment({
       metadata: metadata(t, fullname(), component.agent),
       spec: {

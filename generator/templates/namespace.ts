@@ -1,7 +1,7 @@
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { v } from "../model/values.ts";
 import type { ChartTemplate } from "./chart-template.ts";
-import { helper, include } from "./helpers.ts";
+import { helper, include } from "./helper-names.ts";
 
 /** Optional: Helm's convention is `--create-namespace`; this creates a namespace by name. */
 export const namespaceTemplate: ChartTemplate = {

@@ -1,10 +1,11 @@
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import type { INetworkPolicyEgressRule } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicyEgressRule";
+import { component, componentLabel } from "../contract/components.ts";
 import { v } from "../model/values.ts";
-import type { TemplateDocument } from "../template/template-document.ts";
+import type { TemplateDocument } from "../go-template/template-document.ts";
 import type { ChartTemplate } from "./chart-template.ts";
-import { helper } from "./helpers.ts";
-import { component, fullname, metadata } from "./pod-parts.ts";
+import { helper } from "./helper-names.ts";
+import { fullname, metadata } from "./pod-parts.ts";
 
 /**
  * `networkPolicy.enabled` (issue #10): what each pod of the release may reach. No pod accepts
@@ -54,7 +55,7 @@ function policy(t: TemplateDocument, suffix: string, components: string[], egres
     spec: {
       podSelector: {
         matchLabels: { ...t.includeEntries(helper.selectorLabels) },
-        matchExpressions: [{ key: "app.kubernetes.io/component", operator: "In", values: components }],
+        matchExpressions: [{ key: componentLabel, operator: "In", values: components }],
       },
       policyTypes: ["Ingress", "Egress"],
       egress,

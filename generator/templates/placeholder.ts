@@ -1,9 +1,10 @@
 import { Job } from "kubernetes-models/batch/v1/Job";
+import { component, componentLabel } from "../contract/components.ts";
 import { v } from "../model/values.ts";
-import type { TemplateDocument } from "../template/template-document.ts";
+import type { TemplateDocument } from "../go-template/template-document.ts";
 import type { ChartTemplate } from "./chart-template.ts";
-import { helper, include } from "./helpers.ts";
-import { baseContainer, caBundle, component, containers, contractEnv, emptyDir, fullname, metadata, mount, paths, podSecurity, proxyEnv, credentialMounts, credentialVolumes, volumes } from "./pod-parts.ts";
+import { helper, include } from "./helper-names.ts";
+import { baseContainer, caBundle, contractEnv, emptyDir, fullname, metadata, mount, paths, podSecurity, proxyEnv, credentialMounts, credentialVolumes, volumes, registrationResources } from "./pod-parts.ts";
 
 /**
  * The placeholder agent's hooks (autoscaling, issue #9): after install, upgrade and rollback a Job
@@ -26,7 +27,7 @@ function hookJob(t: TemplateDocument, action: "ensure" | "remove", hooks: string
       backoffLimit: 2,
       activeDeadlineSeconds: 300,
       template: {
-        metadata: { labels: { ...t.includeEntries(helper.selectorLabels), "app.kubernetes.io/component": component.placeholder } },
+        metadata: { labels: { ...t.includeEntries(helper.selectorLabels), [componentLabel]: component.placeholder } },
         spec: {
           restartPolicy: "Never",
           serviceAccountName: t.str(`${include(helper.serviceAccountName)} | quote`),
@@ -35,10 +36,10 @@ function hookJob(t: TemplateDocument, action: "ensure" | "remove", hooks: string
           ...podSecurity(t),
           containers: [
             {
-              ...baseContainer(t, containers.placeholder, "placeholder"),
+              ...baseContainer(t, "placeholder"),
               args: [action],
               env: [...contractEnv(t, "placeholder"), ...proxyEnv(t), ...caBundle.env(t)],
-              resources: t.block(v("registrarResources").yaml),
+              resources: registrationResources(t),
               volumeMounts: [...credentialMounts(t), mount(volumes.tmp, paths.tmp), ...caBundle.mounts(t)],
             },
           ],

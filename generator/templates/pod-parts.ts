@@ -3,45 +3,33 @@ import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
+import { componentLabel, type Component } from "../contract/components.ts";
 import {
   caBundleEnvName,
+  commandOf,
   envFor,
-  federatedTokenFilePath,
   imageContract,
   podMounts,
-  tokenFilePath,
   type AuthMode,
+  type ContainerKey,
   type EnvKey,
-  type ImageCommand,
   type PodContainerKey,
 } from "../contract/image.ts";
+import { authModesWith, contractEnvSource, type TextSource } from "../model/contract-env.ts";
 import { v } from "../model/values.ts";
-import type { TemplateDocument } from "../template/template-document.ts";
-import { helper, include } from "./helpers.ts";
+import type { TemplateDocument } from "../go-template/template-document.ts";
+import { helper, include } from "./helper-names.ts";
 
 /** Building blocks shared by the Deployment, the CronJob and the test pod. */
 
 const { paths, volumes, containers } = imageContract;
 
-/** `app.kubernetes.io/component` of each part of the release. */
-export const component = {
-  agent: "agent",
-  refresh: "refresh",
-  gc: "gc",
-  test: "smoke-test",
-  rbac: "rbac",
-  secret: "credentials",
-  placeholder: "placeholder",
-  autoscaling: "autoscaling",
-  networkPolicy: "network-policy",
-} as const;
-
-export function metadata(t: TemplateDocument, name: string, componentName: string, extra: ObjectMeta = {}): ObjectMeta {
+export function metadata(t: TemplateDocument, name: string, componentName: Component, extra: ObjectMeta = {}): ObjectMeta {
   return {
     name: t.str(`${name} | quote`),
     namespace: t.str(`${include(helper.namespace)} | quote`),
     ...extra,
-    labels: { ...t.includeEntries(helper.labels), "app.kubernetes.io/component": componentName, ...extra.labels },
+    labels: { ...t.includeEntries(helper.labels), [componentLabel]: componentName, ...extra.labels },
   };
 }
 
@@ -54,114 +42,81 @@ const autoscaling = v("autoscaling.enabled").path;
  * secret) unless workload identity, where a projected service-account token takes its place.
  */
 export const auth = {
-  is: (mode: AuthMode): string => `eq ${v("azp.auth").path} "${mode}"`,
+  is: (mode: AuthMode): string => authCondition([mode]),
   /** The pods mount the credential Secret. */
-  secret: `ne ${v("azp.auth").path} "workloadIdentity"`,
+  secret: authCondition(authModesWith.secret),
   /** The pods mount the federated token. */
-  federated: `eq ${v("azp.auth").path} "workloadIdentity"`,
+  federated: authCondition(authModesWith.federatedToken),
   /** The chart renders the Secret itself (no existing one named for the mode). */
   chartSecret: `or (and (eq ${v("azp.auth").path} "pat") (not ${v("azp.existingSecret").path})) (and (eq ${v("azp.auth").path} "servicePrincipal") (not ${v("azp.entra.existingSecret").path}))`,
 };
-/** `agent.maxLifetimeSeconds` when it is 0 and autoscaling is on (one day). */
-const autoscalingLifetimeDefault = 86400;
 
-/** Environment variable named by the contract, with a template value. */
-function env(key: EnvKey, value: Omit<IEnvVar, "name">): IEnvVar {
-  return { name: imageContract.env[key].name, ...value };
+/** A condition on `azp.auth`: it is one of `modes`. */
+export function authCondition(modes: readonly AuthMode[]): string {
+  const others = imageContract.authModes.filter((mode) => !modes.includes(mode));
+  const [only] = modes;
+  const [other] = others;
+  if (modes.length === 1 && only !== undefined) return `eq ${v("azp.auth").path} "${only}"`;
+  if (others.length === 1 && other !== undefined) return `ne ${v("azp.auth").path} "${other}"`;
+  return `has ${v("azp.auth").path} (list ${modes.map((mode) => `"${mode}"`).join(" ")})`;
 }
 
-/**
- * Values of every contract variable as the chart provides them. A command gets exactly the
- * variables the contract says it reads (`envFor`), so chart and image cannot drift apart.
- */
-function contractEnvValue(t: TemplateDocument, key: EnvKey): Omit<IEnvVar, "name"> {
-  const fieldRef = (fieldPath: string): Omit<IEnvVar, "name"> => ({ valueFrom: { fieldRef: { fieldPath } } });
-  switch (key) {
-    case "url":
-      return { value: t.str(`${v("azp.url").path} | trimSuffix "/" | quote`) };
-    case "pool":
-      return { value: t.str(v("azp.pool").quoted) };
-    case "tokenFile":
-      return { value: tokenFilePath };
-    case "auth":
-      return { value: t.str(v("azp.auth").quoted) };
-    case "tenantId":
-      return { value: t.str(v("azp.entra.tenantId").quoted) };
-    case "clientId":
-      return { value: t.str(v("azp.entra.clientId").quoted) };
-    case "authorityHost":
-      return { value: t.str(v("azp.entra.authorityHost").quoted) };
-    case "federatedTokenFile":
-      return { value: federatedTokenFilePath };
-    case "agentName":
-    case "podName":
-      return fieldRef("metadata.name");
-    case "podNamespace":
-      return fieldRef("metadata.namespace");
-    case "release":
-      return { value: t.str(`${include(helper.release)} | quote`) };
-    case "work":
-      return { value: paths.work };
-    case "agentSource":
-      return { value: t.str(v("agent.source").quoted) };
-    case "packageUrl":
-      return { value: t.str(v("agent.packageUrl").quoted) };
-    case "packageSha256":
-      return { value: t.str(v("agent.packageSha256").quoted) };
-    case "downloadTimeout":
-      return { value: t.str(`${v("agent.downloadTimeoutSeconds").path} | toString | quote`) };
-    case "statusCheckSeconds":
-      return { value: t.str(`${v("agent.statusCheckSeconds").path} | toString | quote`) };
-    case "maxLifetimeSeconds":
-      // With autoscaling, the minReplicas idle agents are refreshed by this alone: one day unless set.
-      return {
-        value: t.str(`(ternary (default ${autoscalingLifetimeDefault} ${v("agent.maxLifetimeSeconds").path}) ${v("agent.maxLifetimeSeconds").path} ${autoscaling}) | toString | quote`),
-      };
-    case "podLifecycle":
-      return { value: t.str(`ternary "complete" "replace" ${autoscaling} | quote`) };
-    case "idleTimeoutSeconds":
-      return { value: t.str(`ternary ${v("autoscaling.idleTimeoutSeconds").path} 0 ${autoscaling} | toString | quote`) };
-    case "minIdleAgents":
-      return { value: t.str(`${v("autoscaling.minReplicas").path} | toString | quote`) };
-    case "placeholderAgent":
-      return { value: t.str(`ternary (${include(helper.placeholderName)}) "" ${autoscaling} | quote`) };
-    case "placeholderCapabilities":
-      return { value: t.str(`${v("agent.capabilities").path} | toJson | quote`) };
-    case "stopGraceSeconds":
-      return { value: t.str(`${v("terminationGracePeriodSeconds").path} | toString | quote`) };
-    case "agentIgnore":
-      return { value: t.str(`${include(helper.extraEnvNames)} | quote`) };
-    case "connectAttempts":
-      return { value: t.str(`${v("agent.connectAttempts").path} | toString | quote`) };
-    case "retrySeconds":
-      return { value: t.str(`${v("agent.removeRetrySeconds").path} | toString | quote`) };
-    case "deployment":
-      return { value: t.str(`${fullname()} | quote`) };
-    case "smokeMinAgents":
-      return { value: t.str(`ternary ${v("autoscaling.minReplicas").path} ${v("replicaCount").path} ${autoscaling} | toString | quote`) };
-    case "smokeTimeout":
-      return { value: t.str(`${v("tests.timeoutSeconds").path} | toString | quote`) };
-    case "gcOfflineGrace":
-      return { value: t.str(`${v("gc.offlineGraceSeconds").path} | toString | quote`) };
-    case "gcDryRun":
-      return { value: t.str(`${v("gc.dryRun").path} | toString | quote`) };
+/** An expression as an argument of a Go-template call: parenthesized unless it is one word. */
+const operand = (expr: string): string => (/^[$.\w"]+$/.test(expr) ? expr : `(${expr})`);
+
+/** A text source as a Go-template expression (contract-env.ts says which value each variable gets). */
+function goExpr(source: TextSource): string {
+  switch (source.kind) {
+    case "constant":
+      // The contract's texts are plain paths and words: a JSON string is a Go string literal.
+      return JSON.stringify(source.text);
+    case "value": {
+      const ref = v(source.key);
+      if (source.format === "json") return `${ref.path} | toJson`;
+      if (source.format === "trimTrailingSlash") return `${ref.path} | trimSuffix "/"`;
+      const given = source.zeroMeans === undefined ? ref.path : `default ${source.zeroMeans} ${ref.path}`;
+      // A values file's number is a float64 in Helm: toString alone would print 2000000 as 2e+06.
+      return isInteger(source) ? `int64 ${operand(given)}` : given;
+    }
+    case "derived":
+      return include(helper[source.name]);
+    case "byMode":
+      return `ternary ${operand(goExpr(source.autoscaling))} ${operand(goExpr(source.deployment))} ${autoscaling}`;
   }
 }
 
-/** Contract variables set only in some `azp.auth` modes (the others would be empty or point nowhere). */
-const envCondition: Partial<Record<EnvKey, string>> = {
-  tokenFile: auth.secret,
-  tenantId: `ne ${v("azp.auth").path} "pat"`,
-  clientId: `ne ${v("azp.auth").path} "pat"`,
-  authorityHost: `ne ${v("azp.auth").path} "pat"`,
-  federatedTokenFile: auth.federated,
-};
+const isInteger = (source: TextSource & { kind: "value" }): boolean => source.format === undefined && v(source.key).spec.schema["type"] === "integer";
 
-export function contractEnv(t: TemplateDocument, command: ImageCommand): IEnvVar[] {
-  return envFor(command).flatMap((key) => {
-    const variable = env(key, contractEnvValue(t, key));
-    const condition = envCondition[key];
-    return condition === undefined ? [variable] : t.whenItems(condition, [variable]);
+/** Whether a source is a string already (else `toString` makes it one). */
+function isString(source: TextSource): boolean {
+  switch (source.kind) {
+    case "value":
+      return source.format !== undefined || v(source.key).spec.schema["type"] === "string";
+    case "byMode":
+      return isString(source.autoscaling) && isString(source.deployment);
+    default:
+      return true;
+  }
+}
+
+/** A contract variable's value as the chart renders it. */
+function contractEnvVar(t: TemplateDocument, key: EnvKey): IEnvVar {
+  const name = imageContract.env[key].name;
+  const { source } = contractEnvSource(key);
+  if (source.kind === "pod") return { name, valueFrom: { fieldRef: { fieldPath: source.field } } };
+  if (source.kind === "constant") return { name, value: source.text };
+  return { name, value: t.str(`${goExpr(source)} | ${isString(source) ? "" : "toString | "}quote`) };
+}
+
+/**
+ * The contract variables of a container: exactly those its command reads (`envFor`), so chart
+ * and image cannot drift apart, each only in the `azp.auth` modes that use it.
+ */
+export function contractEnv(t: TemplateDocument, container: ContainerKey): IEnvVar[] {
+  return envFor(commandOf(container)).flatMap((key) => {
+    const { authModes } = contractEnvSource(key);
+    const variable = contractEnvVar(t, key);
+    return authModes === undefined ? [variable] : t.whenItems(authCondition(authModes), [variable]);
   });
 }
 
@@ -175,13 +130,23 @@ export function capabilityEnv(t: TemplateDocument): IEnvVar[] {
   return t.eachItems(`$name, $value := ${v("agent.capabilities").path}`, [{ name: t.str("$name | quote"), value: t.str("$value | quote") }]);
 }
 
-/** The parts every container of the chart shares: image, pull policy, hardened security context. */
-export function baseContainer(t: TemplateDocument, name: string, command: ImageCommand): IContainer {
+/**
+ * Resources of the containers that register and remove agents (register, deregister, the
+ * placeholder hooks, the test pod): `registrationResources`, or its deprecated old name when set.
+ */
+export const registrationResources = (t: TemplateDocument): never =>
+  t.block(`toYaml (default ${v("registrationResources").path} ${v("registrarResources").path})`);
+
+/**
+ * The parts every container of the chart shares: its contract name and command, image, pull
+ * policy, hardened security context.
+ */
+export function baseContainer(t: TemplateDocument, container: ContainerKey): IContainer {
   return {
-    name,
+    name: containers[container],
     image: t.str(`${include(helper.image)} | quote`),
     imagePullPolicy: t.str<"Always" | "IfNotPresent" | "Never">(v("image.pullPolicy").quoted),
-    command: [imageContract.commands[command]],
+    command: [imageContract.commands[commandOf(container)]],
     // A container that fails shows why in `kubectl get/describe pod` (its last log lines).
     terminationMessagePolicy: "FallbackToLogsOnError",
     securityContext: t.block(v("securityContext").yaml),

@@ -1,11 +1,12 @@
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { component, type Component } from "../contract/components.ts";
 import { v } from "../model/values.ts";
-import type { TemplateDocument } from "../template/template-document.ts";
+import type { TemplateDocument } from "../go-template/template-document.ts";
 import type { ChartTemplate } from "./chart-template.ts";
-import { helper, include } from "./helpers.ts";
-import { component, fullname, metadata } from "./pod-parts.ts";
+import { helper, include } from "./helper-names.ts";
+import { fullname, metadata } from "./pod-parts.ts";
 
 /**
  * One identity per component, least privilege (issue #2): the agent pods' deregister sidecar may
@@ -24,7 +25,7 @@ const refreshGuard = `and ${v("rbac.create").path} ${refreshEnabled}`;
 const gcName = (): string => include(helper.gcName);
 const gcGuard = `and ${v("rbac.create").path} ${v("gc.enabled").path}`;
 
-function serviceAccount(t: TemplateDocument, nameHelper: string, annotationsKey: string, componentName: string): object {
+function serviceAccount(t: TemplateDocument, nameHelper: string, annotationsKey: string, componentName: Component): object {
   return new ServiceAccount({
     metadata: metadata(t, include(nameHelper), componentName, t.when(v(annotationsKey).path, { annotations: t.block<Record<string, string>>(v(annotationsKey).yaml) })),
     // Pods mount the token explicitly where it is needed.
@@ -79,7 +80,7 @@ export const roleTemplate: ChartTemplate = {
   ],
 };
 
-function binding(t: TemplateDocument, name: string, componentName: string, subjectHelper: string): object {
+function binding(t: TemplateDocument, name: string, componentName: Component, subjectHelper: string): object {
   return new RoleBinding({
     metadata: metadata(t, name, componentName),
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: t.str(`${name} | quote`) },

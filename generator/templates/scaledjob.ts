@@ -1,10 +1,11 @@
 import { ScaledJob } from "@kubernetes-models/keda/keda.sh/v1alpha1/ScaledJob";
 import { TriggerAuthentication } from "@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication";
+import { component } from "../contract/components.ts";
 import { v } from "../model/values.ts";
 import { agentPodMetadata, agentPodSpec } from "./agent-pod.ts";
 import type { ChartTemplate } from "./chart-template.ts";
-import { helper, include } from "./helpers.ts";
-import { auth, component, fullname, metadata } from "./pod-parts.ts";
+import { helper, include } from "./helper-names.ts";
+import { auth, fullname, metadata } from "./pod-parts.ts";
 
 /**
  * Queue-driven agents (`autoscaling.enabled`, issue #9): KEDA's `azure-pipelines` scaler looks at

@@ -1,8 +1,9 @@
 import { Secret } from "kubernetes-models/v1/Secret";
+import { component } from "../contract/components.ts";
 import { imageContract } from "../contract/image.ts";
 import { v } from "../model/values.ts";
 import type { ChartTemplate } from "./chart-template.ts";
-import { auth, component, fullname, metadata } from "./pod-parts.ts";
+import { auth, fullname, metadata } from "./pod-parts.ts";
 
 /**
  * The credential: the PAT (`azp.auth: pat`) or the client secret (`servicePrincipal`), unless

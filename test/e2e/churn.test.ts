@@ -1,8 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { JobView } from "../fake-ado/control.ts";
-import { reportFailure } from "./support/failure-report.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { jobsFinished } from "../fake-ado/test-client.ts";
+import { useStackCleanup } from "./support/hooks.ts";
 import { percentile, replacementLatenciesMs } from "./support/metrics.ts";
 import { agentsOf, cleanupNamespace, install, poolIdOf, runGc, startStack, teamValues, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
 
@@ -29,14 +29,7 @@ beforeAll(async () => {
   poolId = poolIdOf(stack);
 }, 600_000);
 
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail") await reportFailure(stack, ctx.task.name, [NS]);
-});
-
-afterAll(async () => {
-  await cleanupNamespace(stack, NS);
-  await stack?.fake.close();
-});
+useStackCleanup(() => stack, [NS]);
 
 describe(`${JOBS} jobs through ${REPLICAS} agents`, () => {
   it("should run every job once, each on its own fresh agent, and leave nothing behind", async () => {
@@ -49,13 +42,7 @@ describe(`${JOBS} jobs through ${REPLICAS} agents`, () => {
       const seconds = ((i * 7) % 4) + (i % 3) * 0.25;
       ids.push(...stack.fake.enqueueJobs(poolId, { script: `echo churn ${i}; sleep ${seconds}`, displayName: `Churn ${i}` }));
     }
-    const jobs: JobView[] = await stack.fake.waitFor(
-      () => {
-        const all = ids.map((id) => stack.fake.job(id));
-        return all.every((j) => j.state === "finished") ? all : undefined;
-      },
-      { timeoutMs: Math.max(600_000, JOBS * 30_000), what: `${JOBS} jobs to finish` },
-    );
+    const jobs = await jobsFinished(stack.fake, ids, Math.max(600_000, JOBS * 30_000));
     const elapsedMs = Date.now() - started;
 
     expect(jobs.map((j) => j.result)).toEqual(ids.map(() => "succeeded"));

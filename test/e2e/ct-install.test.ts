@@ -1,12 +1,12 @@
-import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import yaml from "js-yaml";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { release } from "../../generator/contract/release.ts";
 import { v } from "../../generator/model/values.ts";
-import { run } from "./support/kube.ts";
+import { ciScenarios } from "../support/chart.ts";
+import { run } from "../support/process.ts";
 import { repo } from "./support/env.ts";
-import { cleanupNamespace, createCaConfigMap, E2E_PAT, networkPolicyToStack, restrictedNamespace, startStack, type Stack } from "./support/stack.ts";
+import { useStackCleanup } from "./support/hooks.ts";
+import { cleanupNamespace, createCaConfigMap, E2E_PAT, E2E_POOL, networkPolicyToStack, restrictedNamespace, startStack, type Stack } from "./support/stack.ts";
 
 /**
  * `ct install` over every ci/*-values.yaml of the chart: chart-testing installs each scenario
@@ -30,17 +30,12 @@ interface ScenarioValues {
   caBundle?: { configMap?: string; key?: string };
 }
 
-function scenarios(): ScenarioValues[] {
-  const dir = join(chartDir(), "ci");
-  return readdirSync(dir)
-    .filter((f) => f.endsWith("-values.yaml"))
-    .map((f) => yaml.load(readFileSync(join(dir, f), "utf8")) as ScenarioValues);
-}
+const scenarios = (): ScenarioValues[] => ciScenarios().map((s) => s.values as ScenarioValues);
 
 beforeAll(async () => {
   const all = scenarios();
   const pools = [...new Set(all.map((s) => s.azp?.pool).filter((p): p is string => p !== undefined))];
-  stack = await startStack(pools.filter((p) => p !== "k8s-pool"));
+  stack = await startStack(pools.filter((p) => p !== E2E_POOL));
   // The PATs written in the ci files are accepted by the fake as valid.
   stack.fake.auth({ pats: all.map((s) => s.azp?.token).filter((t): t is string => t !== undefined) });
 
@@ -67,11 +62,8 @@ beforeAll(async () => {
   }
 }, 1_800_000);
 
-afterAll(async () => {
-  await cleanupNamespace(stack, NS);
-  for (const s of scenarios()) if (s.namespace?.create && s.namespace.name) await cleanupNamespace(stack, s.namespace.name);
-  await stack?.fake.close();
-});
+// The scenarios that create a namespace of their own leave it behind.
+useStackCleanup(() => stack, [NS, ...scenarios().flatMap((s) => (s.namespace?.create && s.namespace.name ? [s.namespace.name] : []))]);
 
 describe("ct install", () => {
   it("should install, helm test and uninstall every ci scenario of the chart", async () => {
@@ -92,14 +84,14 @@ describe("ct install", () => {
       stack.env.ct,
       [
         "install",
-        "--config", join(stack.env.repo, "schema", "ct.yaml"),
+        "--config", join(stack.env.repo, "ct", "ct.yaml"),
         "--charts", chartDir(),
         "--namespace", NS,
         "--helm-extra-set-args", setArgs,
         "--helm-extra-args", "--timeout 300s",
       ],
       {
-        env: { KUBECONFIG: stack.env.kubeconfig, PATH: `${join(stack.env.repo, ".cache/cluster/bin")}:${join(stack.env.repo, ".cache/tools/bin")}:${process.env["PATH"] ?? ""}` },
+        env: { ...process.env, KUBECONFIG: stack.env.kubeconfig, PATH: `${join(stack.env.repo, ".cache/cluster/bin")}:${join(stack.env.repo, ".cache/tools/bin")}:${process.env["PATH"] ?? ""}` },
         timeoutMs: 1_500_000,
       },
     );

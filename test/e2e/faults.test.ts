@@ -1,11 +1,12 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
 import type { JobView } from "../fake-ado/control.ts";
-import { basic, registerAgent } from "../fake-ado/test-client.ts";
-import { reportFailure } from "./support/failure-report.ts";
-import { must, waitFor } from "./support/kube.ts";
+import { basic, jobFinished, registerAgent } from "../fake-ado/test-client.ts";
+import { useStackCleanup } from "./support/hooks.ts";
+import { runOk } from "../support/process.ts";
+import { waitFor } from "./support/kube.ts";
 import { agentSelector, agentsOf, cleanupNamespace, E2E_PAT, install, poolIdOf, runGc, startStack, teamValues, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
 
 /**
@@ -52,14 +53,7 @@ beforeAll(async () => {
   bystanders.push("build-server-01", "other-azp-agent-5d9c7b-x2x2x");
 }, 600_000);
 
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail") await reportFailure(stack, ctx.task.name, [NS]);
-});
-
-afterAll(async () => {
-  await cleanupNamespace(stack, NS);
-  await stack?.fake.close();
-});
+useStackCleanup(() => stack, [NS]);
 
 const poolNames = (): string[] =>
   stack.fake
@@ -67,15 +61,14 @@ const poolNames = (): string[] =>
     .agents.filter((a) => a.poolId === poolId)
     .map((a) => a.name);
 
-const finished = (id: number, timeoutMs: number): Promise<JobView> =>
-  stack.fake.waitFor(() => (stack.fake.job(id).state === "finished" ? stack.fake.job(id) : undefined), { timeoutMs, what: `job ${id} to finish` });
+const finished = (id: number, timeoutMs: number): Promise<JobView> => jobFinished(stack.fake, id, timeoutMs);
 
 async function started(id: number): Promise<void> {
   await stack.fake.waitFor(() => (stack.fake.job(id).state === "received" ? true : undefined), { timeoutMs: 120_000, what: `job ${id} to start` });
 }
 
 async function node(...args: string[]): Promise<void> {
-  await must("bash", [nodeScript(stack.env.repo), ...args], { timeoutMs: 240_000 });
+  await runOk("bash", [nodeScript(stack.env.repo), ...args], { timeoutMs: 240_000 });
 }
 
 async function forceDelete(pod: string): Promise<void> {

@@ -1,16 +1,16 @@
-import { spawn } from "node:child_process";
 import { createPrivateKey } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
 import type { JobView } from "../fake-ado/control.ts";
-import { clientAssertion } from "../fake-ado/test-client.ts";
-import { agentEnv, extractPackage, makeTempDir, startAgentScript, type AgentProcess } from "../fake-agent/harness.ts";
+import { clientAssertion, jobFinished } from "../fake-ado/test-client.ts";
+import { agentEnv, extractPackage, makeTempDir, startAgentScript } from "../fake-agent/harness.ts";
+import { start, type RunningProcess } from "../support/process.ts";
 import { agentPackage } from "../image/support/environment.ts";
-import { reportFailure } from "./support/failure-report.ts";
+import { useStackCleanup } from "./support/hooks.ts";
 import { waitFor } from "./support/kube.ts";
 import { agentSelector, agentsOf, cleanupNamespace, E2E_PAT, install, poolIdOf, startStack, teamValues, waitForSteadyPool, type Release, type Stack } from "./support/stack.ts";
 
@@ -62,39 +62,24 @@ beforeAll(async () => {
   exfil = { server, port: (server.address() as AddressInfo).port, received };
 });
 
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail") await reportFailure(stack, ctx.task.name, [NS]);
-});
+useStackCleanup(() => stack, [NS]);
 
 afterAll(async () => {
   writeFileSync(join(stack.workDir, "hostile-removal.json"), `${JSON.stringify(samples, null, 2)}\n`);
   if (samples.length > 0) console.log(samples.map((s) => `e2e ${s.case}: agent removed ${s.removedAfterMs} ms after the job finished`).join("\n"));
   exfil?.server.close();
-  await cleanupNamespace(stack, NS);
-  await stack?.fake.close();
 });
 
 /** Every log line of a pod's containers from now until stop() (kubectl logs -f). */
 function followLogs(pod: string): { stop: () => Promise<string> } {
-  const child = spawn(stack.env.kubectl, ["-n", NS, "logs", "-f", pod, "--all-containers", "--prefix", "--max-log-requests", "10"], {
+  const follower = start(stack.env.kubectl, ["-n", NS, "logs", "-f", pod, "--all-containers", "--prefix", "--max-log-requests", "10"], {
     env: { ...process.env, KUBECONFIG: stack.env.kubeconfig },
   });
-  let text = "";
-  child.stdout.on("data", (d: Buffer) => (text += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (text += d.toString()));
-  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
-  return {
-    // Safe to call more than once (the test and its `finally` both do).
-    stop: async () => {
-      child.kill("SIGTERM");
-      await closed;
-      return text;
-    },
-  };
+  // Safe to call more than once (the test and its `finally` both do).
+  return { stop: async () => (await follower.stop()).output };
 }
 
-const finished = (id: number, timeoutMs = 240_000): Promise<JobView> =>
-  stack.fake.waitFor(() => (stack.fake.job(id).state === "finished" ? stack.fake.job(id) : undefined), { timeoutMs, what: `job ${id} to finish` });
+const finished = (id: number, timeoutMs = 240_000): Promise<JobView> => jobFinished(stack.fake, id, timeoutMs);
 
 /** The agent of `pod` left the pool (exactly one successful DELETE), after its job finished. */
 async function removedAfter(pod: string, job: JobView, label: string): Promise<void> {
@@ -145,7 +130,7 @@ describe("a job that rewrites the hints, leaves processes behind and steals the 
 
     // The thief's own listener, outside the cluster, from the exfiltrated files.
     const thief = await makeTempDir("azp-e2e-thief-");
-    let listener: AgentProcess | undefined;
+    let listener: RunningProcess | undefined;
     try {
       await extractPackage((await agentPackage()).file, thief.path);
       for (const [name, bytes] of exfil.received) writeFileSync(join(thief.path, name.slice(1)), bytes);

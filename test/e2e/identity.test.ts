@@ -1,11 +1,13 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import yaml from "js-yaml";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
 import type { JobView } from "../fake-ado/control.ts";
+import { jobFinished } from "../fake-ado/test-client.ts";
 import { fullnameOf } from "../support/helm.ts";
 import { reportFailure } from "./support/failure-report.ts";
+import { useStackCleanup } from "./support/hooks.ts";
 import { waitFor } from "./support/kube.ts";
 import {
   agentSelector,
@@ -120,22 +122,9 @@ beforeAll(async () => {
   }
 });
 
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail") await reportFailure(stack, ctx.task.name, [NS_SP, NS_WI]);
-});
+useStackCleanup(() => stack, [NS_SP, NS_WI]);
 
-afterAll(async () => {
-  await cleanupNamespace(stack, NS_SP);
-  await cleanupNamespace(stack, NS_WI);
-  await stack?.fake.close();
-});
-
-async function waitJobFinished(requestId: number, timeoutMs = 240_000): Promise<JobView> {
-  return stack.fake.waitFor(() => {
-    const job = stack.fake.job(requestId);
-    return job.state === "finished" ? job : undefined;
-  }, { timeoutMs });
-}
+const waitJobFinished = (requestId: number, timeoutMs = 240_000): Promise<JobView> => jobFinished(stack.fake, requestId, timeoutMs);
 
 /**
  * A job step that looks for the client secret (a prefix assembled at run time, so the script

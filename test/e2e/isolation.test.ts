@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jobFinished } from "../fake-ado/test-client.ts";
 import { imageContract } from "../../generator/contract/image.ts";
-import { reportFailure } from "./support/failure-report.ts";
+import { useStackCleanup } from "./support/hooks.ts";
 import { waitFor } from "./support/kube.ts";
 import {
   agentSelector,
@@ -63,13 +64,9 @@ beforeAll(async () => {
   rel = await install(stack, "iso", NS, values(["Deny"]));
 });
 
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail") await reportFailure(stack, ctx.task.name, [NS]);
-});
+useStackCleanup(() => stack, [NS]);
 
 afterAll(async () => {
-  await cleanupNamespace(stack, NS);
-  await stack?.fake.close();
   await new Promise<void>((resolve) => (hostService ? hostService.close(() => resolve()) : resolve()));
 });
 
@@ -81,10 +78,7 @@ async function jobReachesHostService(): Promise<{ reached: string; ado: string }
     `echo "RESULT ado=$(curl -s -m 5 -o /dev/null -w '%{http_code}' ${stack.adoUrl}/_apis/connectionData)"`,
   ].join("\n");
   const [requestId] = stack.fake.enqueueJobs(poolIdOf(stack), { script });
-  const job = await stack.fake.waitFor(() => {
-    const j = stack.fake.job(requestId!);
-    return j.state === "finished" ? j : undefined;
-  }, { timeoutMs: 240_000 });
+  const job = await jobFinished(stack.fake, requestId!, 240_000);
   const out = job.output ?? "";
   return { reached: /RESULT reached=(\d+)/.exec(out)?.[1] ?? "?", ado: /RESULT ado=(\d+)/.exec(out)?.[1] ?? "?" };
 }
@@ -143,10 +137,7 @@ describe("the own-pod deletion policy", () => {
   it("should let each pod's sidecar delete its own pod after its job, so the pool stays whole", async () => {
     const before = (await waitForSteadyPool(stack, rel, REPLICAS)).map((p) => p.name);
     const [requestId] = stack.fake.enqueueJobs(poolIdOf(stack), { script: "echo hello" });
-    const job = await stack.fake.waitFor(() => {
-      const j = stack.fake.job(requestId!);
-      return j.state === "finished" ? j : undefined;
-    }, { timeoutMs: 240_000 });
+    const job = await jobFinished(stack.fake, requestId!, 240_000);
     expect(job.result).toBe("succeeded");
     await waitFor(`the pod of ${job.agentName} to be deleted by its own sidecar`, async () => {
       const now = (await stack.kube.pods(NS, agentSelector(rel))).map((p) => p.name);

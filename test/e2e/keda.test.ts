@@ -1,8 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JobView } from "../fake-ado/control.ts";
-import { reportFailure } from "./support/failure-report.ts";
+import { jobsFinished } from "../fake-ado/test-client.ts";
+import { useStackCleanup } from "./support/hooks.ts";
 import { waitFor } from "./support/kube.ts";
 import { percentile } from "./support/metrics.ts";
 import { imageContract } from "../../generator/contract/image.ts";
@@ -107,12 +108,7 @@ function sampler(rel: Release, everyMs = 1000) {
   };
 }
 
-async function waitJobsFinished(ids: number[], timeoutMs = 300_000): Promise<JobView[]> {
-  return stack.fake.waitFor(() => {
-    const jobs = ids.map((id) => stack.fake.job(id));
-    return jobs.every((job) => job.state === "finished") ? jobs : undefined;
-  }, { timeoutMs });
-}
+const waitJobsFinished = (ids: number[], timeoutMs = 300_000): Promise<JobView[]> => jobsFinished(stack.fake, ids, timeoutMs);
 
 /** No live agent pod and no agent of the release left (the placeholder aside). */
 async function waitForNothingLeft(rel: Release): Promise<void> {
@@ -135,17 +131,13 @@ beforeAll(async () => {
   b = await install(stack, "scale", NS_B, teamValues(stack, { autoscaling: autoscaling(), agent: { capabilities: { TEAM: "b" } } }));
 });
 
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail") await reportFailure(stack, ctx.task.name, NAMESPACES);
-});
+useStackCleanup(() => stack, NAMESPACES);
 
 afterAll(async () => {
   if (Object.keys(metrics).length > 0) {
     writeFileSync(join(stack.workDir, "keda-metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
     console.log(`keda metrics: ${JSON.stringify(metrics)}`);
   }
-  for (const ns of NAMESPACES) await cleanupNamespace(stack, ns);
-  await stack?.fake.close();
 });
 
 describe("scale to zero", () => {
@@ -228,7 +220,7 @@ describe("a token Azure DevOps no longer accepts", () => {
     stack.fake.auth({ revokePats: [PAT_A] });
     try {
       const condition = await waitFor("the ScaledJob to report its trigger failing", async () => {
-        const sj = await stack.kube.json<{ status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }>(["-n", NS_A, "get", "scaledjob", a.fullname]);
+        const sj = await stack.kube.object<{ status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }>(NS_A, "scaledjob", a.fullname);
         const ready = sj.status?.conditions?.find((c) => c.type === "Ready");
         return ready?.status === "False" ? ready : undefined;
       }, 120_000);
@@ -244,7 +236,7 @@ describe("a token Azure DevOps no longer accepts", () => {
     }
     // Back: KEDA polls again and the ScaledJob is ready.
     await waitFor("the ScaledJob to be ready again", async () => {
-      const sj = await stack.kube.json<{ status?: { conditions?: { type: string; status: string }[] } }>(["-n", NS_A, "get", "scaledjob", a.fullname]);
+      const sj = await stack.kube.object<{ status?: { conditions?: { type: string; status: string }[] } }>(NS_A, "scaledjob", a.fullname);
       return sj.status?.conditions?.find((c) => c.type === "Ready")?.status === "True" ? true : undefined;
     }, 120_000);
   });

@@ -1,6 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { jobFinished } from "../fake-ado/test-client.ts";
 import { imageContract } from "../../generator/contract/image.ts";
-import { reportFailure } from "./support/failure-report.ts";
+import { useStackCleanup } from "./support/hooks.ts";
 import { waitFor } from "./support/kube.ts";
 import {
   agentsOf,
@@ -15,6 +16,7 @@ import {
   type Release,
   type Stack,
 } from "./support/stack.ts";
+import { testPools } from "../fake-ado/test-pools.ts";
 
 /**
  * Teams share clusters: releases in two namespaces with different pools, two releases in one
@@ -28,7 +30,7 @@ const NS_A = "e2e-team-a";
 const NS_B = "e2e-team-b";
 const NS_C = "e2e-team-c";
 const NAMESPACES = [NS_A, NS_B, NS_C];
-const POOL_B = "team-b-pool";
+const POOL_B = testPools.teamB;
 let stack: Stack;
 let a1: Release;
 let a2: Release;
@@ -53,14 +55,7 @@ beforeAll(async () => {
   ]);
 });
 
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail") await reportFailure(stack, ctx.task.name, NAMESPACES);
-});
-
-afterAll(async () => {
-  await Promise.all(NAMESPACES.map((ns) => cleanupNamespace(stack, ns)));
-  await stack?.fake.close();
-});
+useStackCleanup(() => stack, NAMESPACES);
 
 describe("releases of several teams", () => {
   it("should bring every release to its own online agents in its own pool", async () => {
@@ -84,10 +79,7 @@ describe("releases of several teams", () => {
   it("should run a job of pool B only on team B's agent", async () => {
     const poolB = stack.fake.state().pools.find((p) => p.name === POOL_B)!.id;
     const [id] = stack.fake.enqueueJobs(poolB, { script: "echo team b job" });
-    const job = await stack.fake.waitFor(() => {
-      const j = stack.fake.job(id!);
-      return j.state === "finished" ? j : undefined;
-    }, { timeoutMs: 240_000 });
+    const job = await jobFinished(stack.fake, id!, 240_000);
     expect(job.result).toBe("succeeded");
     expect(job.agentName?.startsWith(`${b.fullname}-`)).toBe(true);
     // The other teams' agents are untouched and still registered.
@@ -122,13 +114,13 @@ async function refreshOnce(rel: Release, jobName: string, deployment?: string): 
   }
   const job = { apiVersion: "batch/v1", kind: "Job", metadata: { name: jobName, namespace: rel.namespace }, spec };
   await stack.kube.ok(["create", "-f", "-"], JSON.stringify(job));
-  const failed = await waitFor(`the Job ${rel.namespace}/${jobName} to end`, async () => {
-    const status = (await stack.kube.json<{ status: { succeeded?: number; failed?: number } }>(["-n", rel.namespace, "get", "job", jobName])).status;
-    if ((status.failed ?? 0) > 0) return true;
-    return (status.succeeded ?? 0) > 0 ? false : undefined;
+  const outcome = await waitFor(`the Job ${rel.namespace}/${jobName} to end`, async () => {
+    const status = (await stack.kube.object<{ status: { succeeded?: number; failed?: number } }>(rel.namespace, "job", jobName)).status;
+    if ((status.failed ?? 0) > 0) return "failed";
+    return (status.succeeded ?? 0) > 0 ? "succeeded" : undefined;
   });
   const log = await stack.kube.ok(["-n", rel.namespace, "logs", `job/${jobName}`]);
-  return { failed, log };
+  return { failed: outcome === "failed", log };
 }
 
 interface RefreshJobSpec {

@@ -4,6 +4,7 @@
 // access tokens that an agent obtains with an RS256 JWT client assertion signed by its registration key.
 import { createPublicKey, randomBytes, verify } from "node:crypto";
 import type { EntraIdentity, EntraTokenCheck } from "./entra.ts";
+import { AdoError } from "./errors.ts";
 import { looksLikeJwt } from "./jwt.ts";
 import type { AgentRecord } from "./model.ts";
 
@@ -208,6 +209,12 @@ const SIGN_IN_PAGE =
   "<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head>" +
   "<body><h1>Azure DevOps Services | Sign In</h1><p>Sign in to your account to continue.</p></body></html>";
 
+/** The WrappedException body of the service's UnauthorizedRequestException. */
+const unauthorizedRequest = (message: string): string =>
+  JSON.stringify(
+    new AdoError(401, "UnauthorizedRequestException", message, "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException, Microsoft.TeamFoundation.Framework.Server").body(),
+  );
+
 /**
  * §2: how the service answers bad credentials. The html203 mode emulates the browser-ish sign-in
  * page (203 for GET/POST, 401 otherwise — azure-devops-auth-samples#52), which the .NET client
@@ -231,15 +238,7 @@ export function authFailureResponse(
       status: 401,
       headers: challenge,
       contentType: "application/json; charset=utf-8",
-      body: JSON.stringify({
-        $id: "1",
-        innerException: null,
-        message: `TF401444: Please sign-in at least once as ${tenantId}\\${tenantId}\\${objectId} in a web browser to enable access to the service.`,
-        typeName: "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException, Microsoft.TeamFoundation.Framework.Server",
-        typeKey: "UnauthorizedRequestException",
-        errorCode: 0,
-        eventId: 3000,
-      }),
+      body: unauthorizedRequest(`TF401444: Please sign-in at least once as ${tenantId}\\${tenantId}\\${objectId} in a web browser to enable access to the service.`),
     };
   }
   if (reason === "expired") {
@@ -264,14 +263,6 @@ export function authFailureResponse(
     status: 401,
     headers: challenge,
     contentType: "application/json; charset=utf-8",
-    body: JSON.stringify({
-      $id: "1",
-      innerException: null,
-      message: `TF400813: The user '${request.user}' is not authorized to access this resource.`,
-      typeName: "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException, Microsoft.TeamFoundation.Framework.Server",
-      typeKey: "UnauthorizedRequestException",
-      errorCode: 0,
-      eventId: 3000,
-    }),
+    body: unauthorizedRequest(`TF400813: The user '${request.user}' is not authorized to access this resource.`),
   };
 }

@@ -1,51 +1,24 @@
 // main.ts as container and cluster tests start it: flags or FAKE_ADO_* variables, one readiness
 // line on stdout, clean exit on SIGTERM.
-import { spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { describe, it } from "vitest";
 import { makeTempDir } from "../fake-agent/harness.ts";
+import { start, type RunResult } from "../support/process.ts";
+import { repoPath } from "../support/repo.ts";
 import { basic } from "./test-client.ts";
-
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+import { testPools } from "./test-pools.ts";
 
 interface RunningCli {
   url: string;
-  stop: () => Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>;
+  stop: () => Promise<RunResult>;
 }
 
 /** Starts main.ts in its own node process (`node --import tsx`, one process: signals reach it directly). */
-function startCli(args: string[], env: Record<string, string> = {}): Promise<RunningCli> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "test/fake-ado/main.ts"), ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }>((resolveExit) =>
-    child.once("close", (code, signal) => resolveExit({ code, signal, stdout })),
-  );
-  return new Promise((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`main.ts did not get ready:\n${stdout}\n${stderr}`)), 15_000);
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-      const match = /^fake-ado listening on (\S+)\n/.exec(stdout);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolveStart({
-          url: match[1],
-          stop: () => {
-            child.kill("SIGTERM");
-            return exited;
-          },
-        });
-      }
-    });
-    void exited.then(() => reject(new Error(`main.ts exited early:\n${stdout}\n${stderr}`)));
-  });
+async function startCli(args: string[], env: Record<string, string> = {}): Promise<RunningCli> {
+  const cli = start(process.execPath, ["--import", "tsx", repoPath("test", "fake-ado", "main.ts"), ...args], { env: { ...process.env, ...env } });
+  const ready = await cli.waitForOutput(/^fake-ado listening on (\S+)\n/, 15_000);
+  return { url: ready[1] ?? "", stop: () => cli.stop() };
 }
 
 describe.concurrent("GIVEN the fake-ado CLI (main.ts)", { timeout: 30_000 }, () => {
@@ -56,8 +29,8 @@ describe.concurrent("GIVEN the fake-ado CLI (main.ts)", { timeout: 30_000 }, () 
     const tarball = join(dir.path, "agent.tar.gz");
     await writeFile(tarball, "not really a tarball");
     // WHEN
-    const cli = await startCli(["--host", "127.0.0.1", "--port", "0", "--org", "myorg", "--pat", "cli-pat", "--pool", "k8s-pool", "--package", tarball, "--agent-version", "4.270.1", "--extra-agent-versions", "4.250.0"]);
-    const pools = await fetch(`${cli.url}/_apis/distributedtask/pools?poolName=k8s-pool`, { headers: { Authorization: basic("", "cli-pat") } });
+    const cli = await startCli(["--host", "127.0.0.1", "--port", "0", "--org", "myorg", "--pat", "cli-pat", "--pool", testPools.agents, "--package", tarball, "--agent-version", "4.270.1", "--extra-agent-versions", "4.250.0"]);
+    const pools = await fetch(`${cli.url}/_apis/distributedtask/pools?poolName=${testPools.agents}`, { headers: { Authorization: basic("", "cli-pat") } });
     const packages = await fetch(`${cli.url}/_apis/distributedtask/packages/agent?platform=linux-x64`, { headers: { Authorization: basic("", "cli-pat") } });
     const stopped = await cli.stop();
     // THEN
@@ -107,7 +80,7 @@ describe.concurrent("GIVEN the fake-ado CLI (main.ts)", { timeout: 30_000 }, () 
       JSON.stringify({ tenants: [tenant], applications: [{ clientId: "c1000000-0000-4000-8000-000000000001", objectId: "d1000000-0000-4000-8000-000000000001", tenantId: tenant, secrets: ["cli-secret"] }] }),
     );
     // WHEN
-    const cli = await startCli(["--host", "127.0.0.1", "--port", "0", "--entra-config", config, "--pool", "k8s-pool"], { FAKE_ADO_ENTRA_TOKEN_TTL_SECONDS: "120" });
+    const cli = await startCli(["--host", "127.0.0.1", "--port", "0", "--entra-config", config, "--pool", testPools.agents], { FAKE_ADO_ENTRA_TOKEN_TTL_SECONDS: "120" });
     const origin = new URL(cli.url).origin;
     const issued = await fetch(`${origin}/_entra/${tenant}/oauth2/v2.0/token`, {
       method: "POST",

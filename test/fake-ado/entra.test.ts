@@ -9,6 +9,7 @@ import { makeTestTls, type TestTls } from "../support/test-tls.ts";
 import { startFakeAdo, type FakeAdo } from "./server.ts";
 import { API, basic, bearer, call, exchangeToken, obj, openSession, registerAgent } from "./test-client.ts";
 import { startTestIssuer, type TestIssuer } from "./test-oidc-issuer.ts";
+import { testPools } from "./test-pools.ts";
 
 const PAT = "entra-test-pat";
 const TENANT = "11111111-2222-4333-8444-555555555555";
@@ -41,7 +42,7 @@ beforeAll(async () => {
   });
   fake = await startFakeAdo({
     pats: [PAT],
-    pools: ["k8s-pool"],
+    pools: [testPools.agents],
     messageHoldMs: 100,
     entra: {
       tenants: [TENANT, OTHER_TENANT],
@@ -435,7 +436,7 @@ describe("GIVEN the fake Azure DevOps and an Entra access token", () => {
     // GIVEN
     const token = await accessToken(SECRET_APP.clientId, SECRET_APP.secret);
     // WHEN
-    const result = await call(fake, "/_apis/distributedtask/pools?poolName=k8s-pool", { auth: auth(token) });
+    const result = await call(fake, `/_apis/distributedtask/pools?poolName=${testPools.agents}`, { auth: auth(token) });
     // THEN
     expect(result.status).toBe(200);
     expect(obj(result.body)["count"]).toBe(1);

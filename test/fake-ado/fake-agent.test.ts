@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, it, type TestContext } from "vitest";
 import { agentEnv, buildFakeAgentPackage, configArgs, extractPackage, makeTempDir, runAgentScript, startAgentScript } from "../fake-agent/harness.ts";
 import { startTestProxy } from "../support/http-proxy.ts";
 import { startFakeAdo, type FakeAdo, type FakeAdoOptions, type RequestLogEntry } from "./server.ts";
+import { testPools } from "./test-pools.ts";
 
 const PAT = "agent-pat-0123456789abcdef";
 const EXPIRED_PAT = "expired-pat-0123456789abcdef";
@@ -32,7 +33,7 @@ interface Setup {
 }
 
 async function setup(context: TestContext, options: FakeAdoOptions = {}): Promise<Setup> {
-  const fake = await startFakeAdo({ pats: [PAT], expiredPats: [EXPIRED_PAT], pools: ["k8s-pool"], messageHoldMs: 300, whenNoAgentMatches: "fail", ...options });
+  const fake = await startFakeAdo({ pats: [PAT], expiredPats: [EXPIRED_PAT], pools: [testPools.agents], messageHoldMs: 300, whenNoAgentMatches: "fail", ...options });
   const dirs: { remove: () => Promise<void> }[] = [];
   context.onTestFinished(async () => {
     await fake.close();
@@ -45,7 +46,7 @@ async function setup(context: TestContext, options: FakeAdoOptions = {}): Promis
     return dir.path;
   };
   const config: Setup["config"] = (dir, overrides = {}, env = agentEnv()) =>
-    runAgentScript(dir, "config.sh", configArgs({ url: fake.url, token: PAT, pool: "k8s-pool", agent: "agent-1", ...overrides }), env);
+    runAgentScript(dir, "config.sh", configArgs({ url: fake.url, token: PAT, pool: testPools.agents, agent: "agent-1", ...overrides }), env);
   return { fake, newAgentDir, config };
 }
 
@@ -100,7 +101,7 @@ describe.concurrent("GIVEN the fake agent package and the fake server", { timeou
     expect(calls.map(shape)).toEqual([
       "GET /_apis/connectionData?connectOptions=0&lastChangeId=0&lastChangeId64=0",
       "GET /_apis/connectionData?connectOptions=1&lastChangeId=-1&lastChangeId64=-1",
-      "GET /_apis/distributedtask/pools?poolName=k8s-pool&poolType=Automation",
+      `GET /_apis/distributedtask/pools?poolName=${testPools.agents}&poolType=Automation`,
       "GET /_apis/distributedtask/pools/1/agents?agentName=agent-1&includeCapabilities=False",
       "POST /_apis/distributedtask/pools/1/agents",
       "POST /_apis/oauth2/token",
@@ -139,7 +140,7 @@ describe.concurrent("GIVEN the fake agent package and the fake server", { timeou
     // THEN
     expect(replaced.code, replaced.stderr).toBe(0);
     expect(replaced.stdout).toContain("Successfully replaced the agent");
-    expect(JSON.parse(await readFile(join(dir, ".agent"), "utf8"))).toMatchObject({ agentId: firstId, agentName: "agent-1", poolId: 1, poolName: "k8s-pool" });
+    expect(JSON.parse(await readFile(join(dir, ".agent"), "utf8"))).toMatchObject({ agentId: firstId, agentName: "agent-1", poolId: 1, poolName: testPools.agents });
     expect(fake.state().agents.map((agent) => agent.id)).toEqual([firstId]);
     expect(fake.requests().map(shape)).toContain("PUT /_apis/distributedtask/pools/1/agents/1");
   });
@@ -243,7 +244,7 @@ describe.concurrent("GIVEN the fake agent package and the fake server", { timeou
     // THEN
     expect(refused.code).toBe(1);
     expect(refused.stdout).toContain("Failed: Removing agent from the server");
-    expect(refused.stderr).toContain('Agent "agent-1" is running a job for pool "k8s-pool"');
+    expect(refused.stderr).toContain(`Agent "agent-1" is running a job for pool "${testPools.agents}"`);
     expect(ran.code, ran.stderr + ran.stdout).toBe(0);
     expect(fake.job(requestId).result).toBe("succeeded");
     expect(removed.code, removed.stderr).toBe(0);
@@ -265,7 +266,7 @@ describe.concurrent("GIVEN the fake agent package and the fake server", { timeou
       LONG_VALUE: "x".repeat(1024),
       VSTS_AGENT_INPUT_TOKEN: PAT,
     });
-    const args = configArgs({ url: fake.url, token: "", pool: "k8s-pool", agent: "agent-1" }).filter((arg, index, all) => arg !== "--token" && all[index - 1] !== "--token");
+    const args = configArgs({ url: fake.url, token: "", pool: testPools.agents, agent: "agent-1" }).filter((arg, index, all) => arg !== "--token" && all[index - 1] !== "--token");
     const configured = await runAgentScript(dir, "config.sh", args, env);
     const [requestId = 0] = fake.enqueueJobs(1, { script: "env | sort", variables: { "my.pipeline.var": "from-pipeline" } });
     // WHEN

@@ -5,16 +5,17 @@ import { demandsSatisfied, noAgentFoundMessage } from "./model.ts";
 import { DEFAULT_WHEN_NO_AGENT_MATCHES, startFakeAdo, type FakeAdo } from "./server.ts";
 import { createSpecValidator } from "./spec.ts";
 import { API, basic, call, jobRequestPolls, list, obj, openSession, poll, registerAgent, type JobRequestPoll } from "./test-client.ts";
+import { testPools } from "./test-pools.ts";
 
 const PAT = "matching-pat-0123456789";
 const AUTH = basic("", PAT);
-const POOL = "k8s-pool";
+const POOL = testPools.agents;
 const spec = createSpecValidator();
 
 let fake: FakeAdo;
 
 beforeAll(async () => {
-  fake = await startFakeAdo({ pats: [PAT], pools: [POOL, "other-pool"], messageHoldMs: 100, whenNoAgentMatches: "fail" });
+  fake = await startFakeAdo({ pats: [PAT], pools: [POOL, testPools.other], messageHoldMs: 100, whenNoAgentMatches: "fail" });
 });
 afterAll(async () => {
   await fake.close();
@@ -78,7 +79,7 @@ describe("GIVEN a fake that refuses a job no agent of the pool can take, as Azur
     const answer = fake.enqueue(1, { script: "true", demands: ["maven", "Agent.Version -gtVersion 2.182.1"] });
     const polled = await poll(fake, 1, sessionId, AUTH);
     // THEN
-    const message = "No agent found in pool k8s-pool which satisfies the following demand: maven. All demands: maven, Agent.Version -gtVersion 2.182.1";
+    const message = `No agent found in pool ${testPools.agents} which satisfies the following demand: maven. All demands: maven, Agent.Version -gtVersion 2.182.1`;
     expect(answer).toEqual({ requestIds: [1], outcome: "failed", statusMessage: message, matchedAgents: [] });
     const view = fake.job(1);
     expect(view).toMatchObject({ state: "finished", result: "failed", statusMessage: message, agentId: null, agentName: null, assignTime: null, receiveTime: null });
@@ -100,7 +101,7 @@ describe("GIVEN a fake that refuses a job no agent of the pool can take, as Azur
     expect(answer.body).toEqual({
       requestIds: [1, 2],
       outcome: "failed",
-      statusMessage: "No agent found in pool k8s-pool which satisfies the following demand: docker. All demands: docker",
+      statusMessage: `No agent found in pool ${testPools.agents} which satisfies the following demand: docker. All demands: docker`,
       matchedAgents: [],
     });
     expect([fake.job(1).result, fake.job(2).result]).toEqual(["failed", "failed"]);
@@ -110,7 +111,7 @@ describe("GIVEN a fake that refuses a job no agent of the pool can take, as Azur
     // WHEN
     const answer = await enqueueOverHttp(2, { script: "true" });
     // THEN
-    expect(answer.body).toMatchObject({ outcome: "failed", statusMessage: "No agent found in pool other-pool which satisfies the specified demands: (none)" });
+    expect(answer.body).toMatchObject({ outcome: "failed", statusMessage: `No agent found in pool ${testPools.other} which satisfies the specified demands: (none)` });
     expect(fake.job(Number((answer.body["requestIds"] as number[])[0])).state).toBe("finished");
   });
 
@@ -121,7 +122,7 @@ describe("GIVEN a fake that refuses a job no agent of the pool can take, as Azur
     // WHEN
     const answer = fake.enqueue(1, { script: "true", demands: ["java", "maven"] });
     // THEN
-    expect(answer).toMatchObject({ outcome: "failed", statusMessage: "No agent found in pool k8s-pool which satisfies the specified demands: java, maven" });
+    expect(answer).toMatchObject({ outcome: "failed", statusMessage: `No agent found in pool ${testPools.agents} which satisfies the specified demands: java, maven` });
   });
 
   it.each([
@@ -138,7 +139,7 @@ describe("GIVEN a fake that refuses a job no agent of the pool can take, as Azur
     // THEN
     expect(answer.outcome).toBe(outcome);
     expect(polled.status).toBe(outcome === "queued" ? 200 : 202);
-    if (outcome === "failed") expect(answer.statusMessage).toBe(`No agent found in pool k8s-pool which satisfies the following demand: Agent.Version. All demands: ${demand}`);
+    if (outcome === "failed") expect(answer.statusMessage).toBe(`No agent found in pool ${testPools.agents} which satisfies the following demand: Agent.Version. All demands: ${demand}`);
   });
 
   it("should keep a queued job queued when its only matching agent is deleted later (the service waits for an agent or the timeout)", async () => {

@@ -20,6 +20,7 @@ import {
   registerAgent,
   takeNextJob,
 } from "./test-client.ts";
+import { testPools } from "./test-pools.ts";
 
 const PAT = "valid-pat-0123456789";
 const EXPIRED_PAT = "expired-pat-0123456789";
@@ -33,7 +34,7 @@ beforeAll(async () => {
   fake = await startFakeAdo({
     pats: [PAT],
     expiredPats: [EXPIRED_PAT],
-    pools: ["k8s-pool", { name: "deploy-pool", poolType: "deployment" }],
+    pools: [testPools.agents, { name: testPools.deployment, poolType: "deployment" }],
     packages: [
       { version: "4.250.0", data: Buffer.from("older"), platforms: ["linux-x64"] },
       { version: "4.264.2", data: TARBALL, platforms: ["linux-x64", "linux-arm64"] },
@@ -187,13 +188,13 @@ describe("GIVEN agent packages (§3.3, §3.4)", () => {
 
 describe("GIVEN pools (§3.5, §3.6)", () => {
   it.each([
-    ["poolName in another case", "?poolName=K8S-POOL", ["k8s-pool"]],
-    ["poolName + poolType=Automation (the agent)", "?poolName=k8s-pool&poolType=Automation", ["k8s-pool"]],
-    ["poolType=deployment", "?poolType=deployment", ["deploy-pool"]],
+    ["poolName in another case", `?poolName=${testPools.agents.toUpperCase()}`, [testPools.agents]],
+    ["poolName + poolType=Automation (the agent)", `?poolName=${testPools.agents}&poolType=Automation`, [testPools.agents]],
+    ["poolType=deployment", "?poolType=deployment", [testPools.deployment]],
     ["a missing pool", "?poolName=nope", []],
-    ["no filter", "", ["k8s-pool", "deploy-pool"]],
-    ["poolIds", "?poolIds=2", ["deploy-pool"]],
-    ["KEDA's poolID", "?poolID=1", ["k8s-pool"]],
+    ["no filter", "", [testPools.agents, testPools.deployment]],
+    ["poolIds", "?poolIds=2", [testPools.deployment]],
+    ["KEDA's poolID", "?poolID=1", [testPools.agents]],
   ])("should filter by %s", async (_name, query, names) => {
     // WHEN
     const result = await call(fake, `/_apis/distributedtask/pools${query}`, { auth: PAT_AUTH });
@@ -214,7 +215,7 @@ describe("GIVEN pools (§3.5, §3.6)", () => {
     expect(obj(byQuery.body)["typeKey"]).toBe("TaskAgentPoolNotFoundException");
     expect(byRoute.status).toBe(404);
     expect(known.status).toBe(200);
-    expect(obj(known.body)["name"]).toBe("k8s-pool");
+    expect(obj(known.body)["name"]).toBe(testPools.agents);
   });
 });
 
@@ -295,7 +296,7 @@ describe("GIVEN agent registration (§3.7)", () => {
     expect(refused.status).toBe(400);
     expect(obj(refused.body)).toMatchObject({
       typeKey: "TaskAgentBusyException",
-      message: 'Agent "busy-agent" is running a job for pool "k8s-pool"',
+      message: `Agent "busy-agent" is running a job for pool "${testPools.agents}"`,
       typeName: "Microsoft.TeamFoundation.DistributedTask.WebApi.TaskAgentBusyException, Microsoft.TeamFoundation.DistributedTask.WebApi",
     });
     expect(accepted.status).toBe(204);
@@ -574,14 +575,14 @@ describe("GIVEN the request log and request tolerance (§1.1, §1.3, §3)", () =
     // GIVEN
     fake.clearRequests();
     // WHEN
-    await call(fake, "/_apis/distributedtask/pools?poolName=k8s-pool", { auth: basic("VstsAgent", PAT), headers: { "X-TFS-FedAuthRedirect": "Suppress" } });
+    await call(fake, `/_apis/distributedtask/pools?poolName=${testPools.agents}`, { auth: basic("VstsAgent", PAT), headers: { "X-TFS-FedAuthRedirect": "Suppress" } });
     await call(fake, "/_apis/distributedtask/pools", { auth: basic("", "wrong-secret") });
     const response = await fetch(`${fake.baseUrl}/_fake/requests`);
     const text = await response.text();
     // THEN
     const entries = list(JSON.parse(text) as unknown);
     expect(entries.map((entry) => [entry["method"], entry["path"], entry["status"], entry["authScheme"], entry["basicUser"], entry["principal"]])).toEqual([
-      ["GET", "/fakeorg/_apis/distributedtask/pools?poolName=k8s-pool", 200, "Basic", "VstsAgent", "pat"],
+      ["GET", `/fakeorg/_apis/distributedtask/pools?poolName=${testPools.agents}`, 200, "Basic", "VstsAgent", "pat"],
       ["GET", "/fakeorg/_apis/distributedtask/pools", 401, "Basic", "", "rejected"],
     ]);
     expect(entries[0]?.["fedAuthRedirect"]).toBe("Suppress");
@@ -591,15 +592,15 @@ describe("GIVEN the request log and request tolerance (§1.1, §1.3, §3)", () =
   });
 
   it.each([
-    ["upper-case query names", "/_apis/distributedtask/pools?POOLNAME=k8s-pool&POOLTYPE=automation"],
-    ["a trailing slash in the org URL (//_apis)", "/_apis/distributedtask/pools?poolName=k8s-pool".replace("/_apis", "//_apis")],
-    ["api-version in the Accept header", "/_apis/distributedtask/pools?poolName=k8s-pool"],
+    ["upper-case query names", `/_apis/distributedtask/pools?POOLNAME=${testPools.agents}&POOLTYPE=automation`],
+    ["a trailing slash in the org URL (//_apis)", `/_apis/distributedtask/pools?poolName=${testPools.agents}`.replace("/_apis", "//_apis")],
+    ["api-version in the Accept header", `/_apis/distributedtask/pools?poolName=${testPools.agents}`],
   ])("should tolerate %s", async (_name, path) => {
     // WHEN
     const result = await call(fake, path, { auth: PAT_AUTH, headers: { Accept: "application/json; api-version=5.1-preview.1" } });
     // THEN
     expect(result.status).toBe(200);
-    expect(list(result.body).map((pool) => pool["name"])).toEqual(["k8s-pool"]);
+    expect(list(result.body).map((pool) => pool["name"])).toEqual([testPools.agents]);
   });
 
   it("should drive the control plane over HTTP: healthz, pools, jobs, job view, state and reset", async () => {
@@ -619,7 +620,7 @@ describe("GIVEN the request log and request tolerance (§1.1, §1.3, §3)", () =
     expect(job).toMatchObject({ requestId: 1, state: "queued", script: "echo hi", agentName: null, result: null, output: null, exitCode: null });
     expect(obj(await complete.json())).toMatchObject({ state: "finished", result: "failed" });
     expect((state["pools"] as unknown[]).length).toBe(3);
-    expect(fake.state().pools.map((p) => p.name)).toEqual(["k8s-pool", "deploy-pool"]);
+    expect(fake.state().pools.map((p) => p.name)).toEqual([testPools.agents, testPools.deployment]);
     expect(fake.state().jobs).toEqual([]);
   });
 });
@@ -656,10 +657,10 @@ describe("GIVEN the service's api-version rules (§1.3)", () => {
   });
 
   it.each([
-    ["a GET without any version", "/_apis/distributedtask/pools?poolName=k8s-pool", undefined, 200, undefined],
-    ["7.1 in the query of a GA resource", "/_apis/distributedtask/pools?poolName=k8s-pool&api-version=7.1", undefined, 200, undefined],
-    ["7.1 in the Accept header of a GA resource", "/_apis/distributedtask/pools?poolName=k8s-pool", "7.1", 200, undefined],
-    ["a preview version of a GA resource", "/_apis/distributedtask/pools?poolName=k8s-pool&api-version=5.1-preview.1", undefined, 200, undefined],
+    ["a GET without any version", `/_apis/distributedtask/pools?poolName=${testPools.agents}`, undefined, 200, undefined],
+    ["7.1 in the query of a GA resource", `/_apis/distributedtask/pools?poolName=${testPools.agents}&api-version=7.1`, undefined, 200, undefined],
+    ["7.1 in the Accept header of a GA resource", `/_apis/distributedtask/pools?poolName=${testPools.agents}`, "7.1", 200, undefined],
+    ["a preview version of a GA resource", `/_apis/distributedtask/pools?poolName=${testPools.agents}&api-version=5.1-preview.1`, undefined, 200, undefined],
     ["7.1 on the preview-only jobrequests", "/_apis/distributedtask/pools/1/jobrequests?api-version=7.1", undefined, 400, "VssInvalidPreviewVersionException"],
     ["5.1-preview.1 on jobrequests", "/_apis/distributedtask/pools/1/jobrequests?api-version=5.1-preview.1", undefined, 200, undefined],
     ["7.1 on connectionData", "/_apis/connectionData?api-version=7.1", undefined, 400, "VssInvalidPreviewVersionException"],

@@ -26,6 +26,7 @@ import { checkApiVersion, requestedVersionText } from "./api-version.ts";
 import { Query, matchRoute, normalizePath, sendAdoError, sendText } from "./http.ts";
 import { FakeAdoModel, type AgentCredentialsMode, type NoAgentMatchesMode, type PoolType, type TaskResult } from "./model.ts";
 import { PackageCatalog, type FakeAdoPackage } from "./packages.ts";
+import { PermanentError, poll } from "../support/poll.ts";
 
 export type { AuthFailureMode } from "./auth.ts";
 export type { EntraApplicationSeed, EntraControlRequest, EntraSecretSeed, EntraStats, EntraView, FakeEntraOptions, FederatedCredentialSeed, IssuerTrust } from "./entra.ts";
@@ -140,7 +141,10 @@ export interface FakeAdo {
   readonly entraAuthorityHost: string;
   /** Same as `POST /_fake/entra` (each given table replaced; throws on invalid input) or, without a request, `GET /_fake/entra`. */
   entra(request?: EntraControlRequest): EntraView;
-  /** Resolves with the probe's first truthy value; re-checked on every state change and every 50 ms. */
+  /**
+   * Resolves with the probe's first answer other than undefined, null or false (test/support/poll.ts),
+   * re-checked on every state change and every 50 ms; a probe that throws ends the wait at once.
+   */
   waitFor<T>(probe: () => T | undefined | null | false, options?: WaitForOptions): Promise<T>;
   /**
    * Fault injection: the next `times` authenticated requests whose method is `method` and whose
@@ -438,38 +442,17 @@ export async function startFakeAdo(options: FakeAdoOptions = {}): Promise<FakeAd
     entraAuthorityHost: `${baseUrl}/_entra/`,
     entra: (request) => (request === undefined ? entra.view(`${baseUrl}/_entra/`) : entra.configure(request, `${baseUrl}/_entra/`)),
     waitFor: <T>(probe: () => T | undefined | null | false, waitOptions: WaitForOptions = {}): Promise<T> =>
-      new Promise<T>((resolve, reject) => {
-        const timeoutMs = waitOptions.timeoutMs ?? 10_000;
-        let settled = false;
-        const check = (): void => {
-          if (settled) return;
-          let value: T | undefined | null | false;
+      poll(
+        () => {
+          // The probe reads the fake's own state: an error there does not go away by waiting.
           try {
-            value = probe();
+            return probe();
           } catch (error) {
-            finish();
-            reject(error instanceof Error ? error : new Error(String(error)));
-            return;
+            throw new PermanentError(error instanceof Error ? error.message : String(error), { cause: error });
           }
-          if (value !== undefined && value !== null && value !== false) {
-            finish();
-            resolve(value);
-          }
-        };
-        const unsubscribe = model.onChange(check);
-        const poller = setInterval(check, 50);
-        const timer = setTimeout(() => {
-          finish();
-          reject(new Error(`fake-ado: timed out after ${timeoutMs} ms waiting for ${waitOptions.what ?? "condition"}`));
-        }, timeoutMs);
-        function finish(): void {
-          settled = true;
-          unsubscribe();
-          clearInterval(poller);
-          clearTimeout(timer);
-        }
-        check();
-      }),
+        },
+        { what: waitOptions.what ?? "condition", timeoutMs: waitOptions.timeoutMs ?? 10_000, intervalMs: 50, wake: (recheck) => model.onChange(recheck) },
+      ),
     fault: (method, pathContains, status, times = 1) => {
       faults.push({ method: method.toUpperCase(), pathContains, status, remaining: times });
     },

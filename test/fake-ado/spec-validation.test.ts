@@ -2,6 +2,7 @@
 // and a real captured payload (KEDA's fixture, contract §3.9) as ground truth.
 import { describe, expect, it } from "vitest";
 import { WIRE_DIFFERENCES, adoSpecPath, createSpecValidator, loadAdoSpec, toJsonSchemaDefinitions } from "./spec.ts";
+import { testPools } from "./test-pools.ts";
 
 // The queued job request from kedacore/keda pkg/scalers/azure_pipelines_scaler_test.go:61 — a
 // real service payload quoted in contract §3.9.
@@ -100,7 +101,7 @@ describe("GIVEN the ADO REST spec taskAgent-7.1.json", () => {
     // GIVEN
     const validator = createSpecValidator();
     // WHEN
-    const errors = validator.errors("TaskAgentPool", { id: 12, name: "k8s-pool", poolType: "automation", targetSize: null, agentCloudId: null, properties: {} });
+    const errors = validator.errors("TaskAgentPool", { id: 12, name: testPools.agents, poolType: "automation", targetSize: null, agentCloudId: null, properties: {} });
     // THEN
     expect(errors).toEqual([]);
   });

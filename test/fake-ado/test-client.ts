@@ -1,5 +1,6 @@
 // Small HTTP client for tests that talk to the fake the way KEDA / start.sh / an agent would.
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from "node:crypto";
+import type { JobView } from "./control.ts";
 import type { EnqueueJobsRequest, FakeAdo, RequestLogEntry } from "./server.ts";
 
 export interface CallOptions {
@@ -189,6 +190,25 @@ export async function takeNextJob(
   throw new Error(`agent ${name} got no job`);
 }
 
+/** Resolves once every job has finished (any result), with their final views in the order of `ids`. */
+export function jobsFinished(fake: FakeAdo, ids: readonly number[], timeoutMs: number): Promise<JobView[]> {
+  const what = ids.length === 1 ? `job ${String(ids[0])} to finish` : `${ids.length} jobs to finish`;
+  return fake.waitFor(
+    () => {
+      const jobs = ids.map((id) => fake.job(id));
+      return jobs.every((job) => job.state === "finished") ? jobs : undefined;
+    },
+    { timeoutMs, what },
+  );
+}
+
+/** One job's final view, once it has finished. */
+export async function jobFinished(fake: FakeAdo, id: number, timeoutMs: number): Promise<JobView> {
+  const [job] = await jobsFinished(fake, [id], timeoutMs);
+  if (job === undefined) throw new Error(`no view of job ${id}`);
+  return job;
+}
+
 /**
  * The three forms in which the KEDA scaler asks for a pool's job requests (contract §3.9, §5):
  * `$top` (default `jobsToFetch`), `completedRequestCount=0` (`fetchUnfinishedJobsOnly`) and
@@ -196,7 +216,6 @@ export async function takeNextJob(
  * `api-version` is ignored when classifying.
  */
 export type JobRequestPollForm = "$top" | "completedRequestCount=0" | "none" | "other";
-export const JOB_REQUEST_POLL_FORMS: readonly JobRequestPollForm[] = ["$top", "completedRequestCount=0", "none", "other"];
 
 export interface JobRequestPoll {
   seq: number;

@@ -1,10 +1,10 @@
 // Builds the fake agent package and drives its scripts (config.sh / run.sh) from tests, the way
 // an entrypoint would: extract the tarball into a directory, then run the scripts in it.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { run, start, type RunningProcess, type RunResult } from "../support/process.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const BUILD_PACKAGE_SCRIPT = join(HERE, "build-package.sh");
@@ -18,35 +18,17 @@ export interface BuildPackageOptions {
   padMb?: number;
 }
 
-export interface ProcessResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function collect(child: ChildProcess): Promise<ProcessResult> {
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  return new Promise((resolvePromise, reject) => {
-    child.once("error", reject);
-    child.once("close", (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
-  });
-}
-
 /** Runs build-package.sh; returns the absolute path of the tarball. */
 export async function buildFakeAgentPackage(out: string, options: BuildPackageOptions = {}): Promise<string> {
   const args = [resolve(out), "--version", options.version ?? "4.264.2", "--platform", options.platform ?? "linux-x64", "--pad-mb", String(options.padMb ?? 0)];
-  const result = await collect(spawn(BUILD_PACKAGE_SCRIPT, args, { stdio: ["ignore", "pipe", "pipe"] }));
-  if (result.code !== 0) throw new Error(`build-package.sh failed (${String(result.code)}): ${result.stderr}`);
+  const result = await run(BUILD_PACKAGE_SCRIPT, args, { timeoutMs: 300_000 });
+  if (result.code !== 0) throw new Error(`build-package.sh failed (${result.code}): ${result.output}`);
   return resolve(out);
 }
 
 /** `tar -xzf` into `dir`, as start.sh does with `curl ... | tar -xz`. */
 export async function extractPackage(tarball: string, dir: string): Promise<void> {
-  const result = await collect(spawn("tar", ["-xzf", tarball, "-C", dir], { stdio: ["ignore", "pipe", "pipe"] }));
+  const result = await run("tar", ["-xzf", tarball, "-C", dir]);
   if (result.code !== 0) throw new Error(`tar failed: ${result.stderr}`);
 }
 
@@ -75,57 +57,15 @@ export function agentEnv(extra: Record<string, string | undefined> = {}): NodeJS
   return env;
 }
 
-/** A running agent script with its output so far. */
-export class AgentProcess {
-  readonly child: ChildProcess;
-  readonly exited: Promise<ProcessResult>;
-  stdout = "";
-  stderr = "";
-
-  constructor(child: ChildProcess) {
-    this.child = child;
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (this.stdout += chunk));
-    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (this.stderr += chunk));
-    this.exited = new Promise((resolvePromise, reject) => {
-      child.once("error", reject);
-      child.once("close", (code, signal) => resolvePromise({ code, signal, stdout: this.stdout, stderr: this.stderr }));
-    });
-  }
-
-  /** Resolves once stdout+stderr match; rejects on timeout or if the process exits first. */
-  async waitForOutput(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let exited = false;
-    void this.exited.then(() => (exited = true));
-    while (!pattern.test(this.stdout + this.stderr)) {
-      if (exited) throw new Error(`process exited before output matched ${String(pattern)}:\n${this.stdout}\n${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(pattern)}:\n${this.stdout}\n${this.stderr}`);
-      await new Promise((resolveSleep) => setTimeout(resolveSleep, 25));
-    }
-  }
-
-  /**
-   * Signals the script's whole process group, as a terminal's Ctrl-C does: the real run.sh traps
-   * nothing and runs the listener in the foreground, so only the group reaches the listener.
-   */
-  signal(signal: NodeJS.Signals): void {
-    if (this.child.pid === undefined) return;
-    try {
-      process.kill(-this.child.pid, signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
 /** Starts `<dir>/<script> args...` (or an absolute command) with cwd `dir`. */
-export function startAgentScript(dir: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv = agentEnv()): AgentProcess {
+export function startAgentScript(dir: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv = agentEnv()): RunningProcess {
   const command = isAbsolute(script) ? script : join(dir, script);
-  // detached: its own process group, which signal() addresses.
-  return new AgentProcess(spawn(command, [...args], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"], detached: true }));
+  // detached: its own process group, which signal() addresses as a terminal's Ctrl-C does (the
+  // real run.sh traps nothing and runs the listener in the foreground: only the group reaches it).
+  return start(command, args, { cwd: dir, env, detached: true });
 }
 
-export function runAgentScript(dir: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv = agentEnv()): Promise<ProcessResult> {
+export function runAgentScript(dir: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv = agentEnv()): Promise<RunResult> {
   return startAgentScript(dir, script, args, env).exited;
 }
 

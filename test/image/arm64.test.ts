@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { imageContract, tokenFilePath } from "../../generator/contract/image.ts";
+import { imageContract } from "../../generator/contract/image.ts";
 import { AGENT_VERSION, LISTENING, PAT, POOL, baseImageFor, type ImagePlatform, type ImageTestEnv } from "./support/environment.ts";
 import { useImageEnv } from "./support/hooks.ts";
-import { agentDeletes, agentsInPool, newPod } from "./support/fixtures.ts";
+import { agentDeletes, agentsInPool, newPod, releaseCommandEnv } from "./support/fixtures.ts";
 import { docker, dockerOk } from "./support/docker.ts";
 import { runOneShot } from "./support/pod.ts";
 
@@ -84,13 +84,9 @@ describe("the smoke path of the arm64 image under emulation", () => {
       token: PAT,
       timeoutMs: EMULATED_MS,
       env: {
-        [names.url.name]: env.fake.url,
-        [names.pool.name]: POOL,
-        [names.tokenFile.name]: tokenFilePath,
-        [names.release.name]: pod.release,
+        ...releaseCommandEnv(env.fake, pod.release),
         [names.smokeMinAgents.name]: "1",
         [names.smokeTimeout.name]: "60",
-        [names.connectAttempts.name]: "2",
       },
     });
     expect(r.code, r.output).toBe(0);

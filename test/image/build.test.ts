@@ -4,7 +4,8 @@ import { release } from "../../generator/contract/release.ts";
 import { repoPath } from "../support/repo.ts";
 import { AGENT_VERSION, BASE_IMAGE, type ImageTestEnv } from "./support/environment.ts";
 import { useImageEnv } from "./support/hooks.ts";
-import { dockerOk, exec } from "./support/docker.ts";
+import { run } from "../support/process.ts";
+import { dockerOk } from "./support/docker.ts";
 
 /**
  * `npm run build`, the main job: the chart and the image in one command, with what the machine
@@ -15,8 +16,8 @@ import { dockerOk, exec } from "./support/docker.ts";
 let env: ImageTestEnv;
 useImageEnv((e) => (env = e));
 
-const build = (args: string[], extraEnv: NodeJS.ProcessEnv): ReturnType<typeof exec> =>
-  exec("npm", ["run", "-s", "build", "--", ...args], { env: { ...process.env, ...extraEnv }, timeoutMs: 1_200_000 });
+const build = (args: string[], extraEnv: NodeJS.ProcessEnv): ReturnType<typeof run> =>
+  run("npm", ["run", "-s", "build", "--", ...args], { env: { ...process.env, ...extraEnv }, timeoutMs: 1_200_000 });
 
 describe("npm run build", () => {
   it("should package the chart and build the image from a mirrored agent package", async () => {

@@ -8,6 +8,7 @@ import { imageContract } from "../../generator/contract/image.ts";
 import { startFakeAdo, type FakeAdo } from "../fake-ado/server.ts";
 import { basic, registerAgent, takeNextJob } from "../fake-ado/test-client.ts";
 import { bashWith, commandPath, q } from "./support/shell.ts";
+import { testPools } from "../fake-ado/test-pools.ts";
 
 /** The image's exit codes, as the contract defines them. */
 const EXIT = imageContract.exitCodes;
@@ -20,7 +21,7 @@ const EXIT = imageContract.exitCodes;
  */
 
 const PAT = "decisions-pat-0123456789";
-const POOL = "k8s-pool";
+const POOL = testPools.agents;
 const { stateFiles } = imageContract;
 
 let fake: FakeAdo;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { envReadBy, imageContract, type ImageCommand } from "../../generator/contract/image.ts";
-import { exec } from "./support/docker.ts";
+import { run } from "../support/process.ts";
 import { COMMANDS, IMAGE_DIR, bashWith, commandPath, ensureShellcheck, libPath, q } from "./support/shell.ts";
 import { repoPath } from "../support/repo.ts";
 
@@ -45,9 +45,9 @@ describe("shellcheck", () => {
   it("should find nothing in agent-image/ and tools/build-image.sh", async () => {
     const shellcheck = await ensureShellcheck();
     const files = [...COMMANDS.map((c) => `bin/${c}`), "lib/common.sh", "lib/auth.sh", "lib/ado.sh", "lib/kube.sh", "lib/placeholder.sh"];
-    const r = await exec(shellcheck, ["--external-sources", ...files], { cwd: IMAGE_DIR });
+    const r = await run(shellcheck, ["--external-sources", ...files], { cwd: IMAGE_DIR });
     expect(r.output).toBe("");
-    const tool = await exec(shellcheck, [repoPath("tools", "build-image.sh")]);
+    const tool = await run(shellcheck, [repoPath("tools", "build-image.sh")]);
     expect(tool.output).toBe("");
   });
 });
@@ -246,7 +246,7 @@ describe("azp-register functions", () => {
     const r = await bashWith([commandPath("azp-register")], `log_init azp-register; register_download ${q(url)} ${"ab".repeat(32)} ${q(home)} 60`);
     expect(r.code).toBe(EXIT.package);
     expect(r.stderr).toContain(`azp-register: error: refusing to download the agent package over a connection that is not https: ${url}`);
-    expect((await exec("ls", ["-A", home])).stdout).toBe("");
+    expect((await run("ls", ["-A", home])).stdout).toBe("");
   });
 
   it.each([
@@ -261,9 +261,26 @@ describe("azp-register functions", () => {
     expect(r.stderr).toContain(message);
   });
 
-  it("should map the machine type to the package platform", async () => {
+  it.each([
+    ["x86_64", "linux-x64"],
+    ["amd64", "linux-x64"],
+    ["aarch64", "linux-arm64"],
+    ["arm64", "linux-arm64"],
+  ])("should map the machine type %s to the package platform %s", async (machine, platform) => {
+    const r = await bashWith([commandPath("azp-register")], `uname() { printf '%s\\n' ${q(machine)}; }; register_platform p; printf '%s' "$p"`);
+    expect(r.code, r.output).toBe(0);
+    expect(r.stdout).toBe(platform);
+  });
+
+  it("should map this machine's own type (uname -m, not stubbed) to its platform", async () => {
     const r = await bashWith([commandPath("azp-register")], `register_platform p; printf '%s' "$p"`);
-    expect(["linux-x64", "linux-arm64"]).toContain(r.stdout);
+    expect(r.stdout).toBe(process.arch === "arm64" ? "linux-arm64" : "linux-x64");
+  });
+
+  it("should refuse a machine type for which there is no agent package", async () => {
+    const r = await bashWith([commandPath("azp-register")], `log_init azp-register; uname() { printf '%s\\n' s390x; }; register_platform p`);
+    expect(r.code).toBe(EXIT.package);
+    expect(r.stderr).toContain("azp-register: error: there is no Azure Pipelines agent package for machine type 's390x'");
   });
 });
 
@@ -370,7 +387,7 @@ describe("azp-refresh", () => {
   });
 
   it("should refuse to run outside Kubernetes with a clear message", async () => {
-    const r = await exec("bash", [commandPath("azp-refresh")], { env: { PATH: process.env["PATH"] ?? "", AZP_DEPLOYMENT: "d", POD_NAMESPACE: "ns" } });
+    const r = await run("bash", [commandPath("azp-refresh")], { env: { PATH: process.env["PATH"] ?? "", AZP_DEPLOYMENT: "d", POD_NAMESPACE: "ns" } });
     expect(r.code).toBe(EXIT.settings);
     expect(r.stderr).toContain("azp-refresh: error: not running in Kubernetes");
   });

@@ -1,13 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
-import { imageContract, tokenFilePath } from "../../generator/contract/image.ts";
+import { imageContract } from "../../generator/contract/image.ts";
 import { API, basic, call, obj, openSession, poll, registerAgent } from "../fake-ado/test-client.ts";
-import { EXPIRED_PAT, PAT, POOL, UNKNOWN_PAT, type ImageTestEnv } from "./support/environment.ts";
+import { EXPIRED_PAT, PAT, UNKNOWN_PAT, type ImageTestEnv } from "./support/environment.ts";
 import type { FakeKube } from "./support/fake-kube.ts";
-import { agentDeletes, agentsInPool } from "./support/fixtures.ts";
+import { agentDeletes, agentsInPool, releaseCommandEnv } from "./support/fixtures.ts";
 import { useFakeKube, useImageEnv } from "./support/hooks.ts";
 import { runOneShot } from "./support/pod.ts";
-import type { ExecResult } from "./support/docker.ts";
+import type { RunResult } from "../support/process.ts";
 
 /** The image's exit codes, as the contract defines them. */
 const EXIT = imageContract.exitCodes;
@@ -32,17 +32,13 @@ beforeEach(() => {
   release = `${kube.namespace}/${randomBytes(2).toString("hex")}-azp-agent`;
 });
 
-function gc(options: { token?: string; env?: Record<string, string> } = {}): Promise<ExecResult> {
+function gc(options: { token?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
   return runOneShot({
     image: env.image,
     command: commands.gc,
     token: options.token ?? PAT,
     env: {
-      [names.url.name]: env.fake.url,
-      [names.pool.name]: POOL,
-      [names.tokenFile.name]: tokenFilePath,
-      [names.release.name]: release,
-      [names.connectAttempts.name]: "2",
+      ...releaseCommandEnv(env.fake, release),
       [names.podNamespace.name]: kube.namespace,
       [names.gcOfflineGrace.name]: "0",
       ...options.env,

@@ -3,8 +3,9 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileS
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
-import { agentEnv, extractPackage, makeTempDir, startAgentScript, type AgentProcess } from "../fake-agent/harness.ts";
-import { clientAssertion } from "../fake-ado/test-client.ts";
+import { agentEnv, extractPackage, makeTempDir, startAgentScript } from "../fake-agent/harness.ts";
+import type { RunningProcess } from "../support/process.ts";
+import { clientAssertion, jobFinished } from "../fake-ado/test-client.ts";
 import type { JobView } from "../fake-ado/control.ts";
 import { repoPath } from "../support/repo.ts";
 import { docker } from "./support/docker.ts";
@@ -51,8 +52,7 @@ async function enqueue(script: string, options: { displayName?: string; variable
   return id;
 }
 
-const finished = (id: number, timeoutMs = 120_000): Promise<JobView> =>
-  env.fake.waitFor(() => (env.fake.job(id).state === "finished" ? env.fake.job(id) : undefined), { timeoutMs, what: `job ${id} to finish` });
+const finished = (id: number, timeoutMs = 120_000): Promise<JobView> => jobFinished(env.fake, id, timeoutMs);
 
 /** Waits until the agent is gone from the pool and the sidecar has exited 0 (outside Kubernetes it exits once done). */
 async function removed(pod: FakePod, job: JobView, label: string, timeoutMs: number): Promise<void> {
@@ -212,7 +212,7 @@ describe("a job that steals the agent's credential files and runs its own listen
 
     // WHEN the thief runs a listener of its own with the files, and another job is queued
     const thief = await makeTempDir("azp-thief-");
-    let listener: AgentProcess | undefined;
+    let listener: RunningProcess | undefined;
     try {
       await extractPackage(env.pkg.file, thief.path);
       for (const file of [".agent", ".credentials", ".credentials_rsaparams"]) copyFileSync(join(stolen, file), join(thief.path, file));

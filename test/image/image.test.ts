@@ -5,7 +5,8 @@ import { release } from "../../generator/contract/release.ts";
 import { repoPath } from "../support/repo.ts";
 import { BASE_IMAGE, type ImageTestEnv } from "./support/environment.ts";
 import { useImageEnv } from "./support/hooks.ts";
-import { DOCKER, docker, dockerOk, exec } from "./support/docker.ts";
+import { run } from "../support/process.ts";
+import { DOCKER, docker, dockerOk } from "./support/docker.ts";
 
 /** The image's exit codes, as the contract defines them. */
 const EXIT = imageContract.exitCodes;
@@ -72,8 +73,8 @@ describe("the agent image", () => {
 });
 
 describe("tools/build-image.sh", () => {
-  const build = (args: string[], extraEnv: NodeJS.ProcessEnv = {}): ReturnType<typeof exec> =>
-    exec("bash", [repoPath("tools", "build-image.sh"), ...args], { env: { ...process.env, ...extraEnv }, timeoutMs: 600_000 });
+  const build = (args: string[], extraEnv: NodeJS.ProcessEnv = {}): ReturnType<typeof run> =>
+    run("bash", [repoPath("tools", "build-image.sh"), ...args], { env: { ...process.env, ...extraEnv }, timeoutMs: 600_000 });
 
   it("should exit 3 with a clear message when no Docker engine is reachable", async () => {
     const r = await build(["--tag", "local/azp-agent-test:nodocker"], { DOCKER: "/nonexistent/docker" });
@@ -98,13 +99,13 @@ describe("tools/build-image.sh", () => {
       .filter((line) => /^[A-Z][A-Z0-9_]*=/.test(line))
       .flatMap((line) => ["--build-arg", line]);
     const url = `${env.fake.baseUrl}/_downloads/agent/${release.agentVersion}/vsts-agent-linux-x64-${release.agentVersion}.tar.gz`;
-    const r = await exec(DOCKER, ["build", "--network", "host", ...args, "--build-arg", `BASE_IMAGE=${BASE_IMAGE}`, "--build-arg", `AGENT_PACKAGE_URL=${url}`, "--tag", "local/azp-agent-test:wronghash", repoPath("agent-image")], { timeoutMs: 600_000 });
+    const r = await run(DOCKER, ["build", "--network", "host", ...args, "--build-arg", `BASE_IMAGE=${BASE_IMAGE}`, "--build-arg", `AGENT_PACKAGE_URL=${url}`, "--tag", "local/azp-agent-test:wronghash", repoPath("agent-image")], { timeoutMs: 600_000 });
     expect(r.code).not.toBe(0);
     expect(r.output).toContain(`error: ${url} has SHA-256 ${env.pkg.sha256}, expected b7bfdc699857e7e045345494eec7f89c81d870e469e7d6199b37d6bf1601d3cf`);
   });
 
   it("should fail with the missing build arguments named when built without build-args.env", async () => {
-    const r = await exec(DOCKER, ["build", "--build-arg", `BASE_IMAGE=${BASE_IMAGE}`, "--tag", "local/azp-agent-test:noargs", repoPath("agent-image")], { timeoutMs: 600_000 });
+    const r = await run(DOCKER, ["build", "--build-arg", `BASE_IMAGE=${BASE_IMAGE}`, "--tag", "local/azp-agent-test:noargs", repoPath("agent-image")], { timeoutMs: 600_000 });
     expect(r.code).not.toBe(0);
     expect(r.output).toContain("error: missing build arguments: AZP_USER AZP_UID AZP_GID");
     expect(r.output).toContain("Build with tools/build-image.sh");

@@ -2,12 +2,12 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { imageContract, tokenFilePath } from "../../generator/contract/image.ts";
-import { AGENT_VERSION, LISTENING, PAT, POOL, UNKNOWN_PAT, type ImageTestEnv } from "./support/environment.ts";
+import { imageContract } from "../../generator/contract/image.ts";
+import { AGENT_VERSION, LISTENING, PAT, UNKNOWN_PAT, type ImageTestEnv } from "./support/environment.ts";
 import { useImageEnv } from "./support/hooks.ts";
-import { agentDeletes, agentsInPool, imageRequests, newPod } from "./support/fixtures.ts";
+import { agentDeletes, agentsInPool, imageRequests, newPod, releaseCommandEnv } from "./support/fixtures.ts";
 import { runOneShot } from "./support/pod.ts";
-import { waitUntil } from "./support/docker.ts";
+import { poll } from "../support/poll.ts";
 
 /** The image's exit codes, as the contract defines them. */
 const EXIT = imageContract.exitCodes;
@@ -37,7 +37,7 @@ describe("a Job's agent pod (lifecycle complete)", () => {
     expect(existsSync(assigned)).toBe(false);
 
     const [id] = env.fake.enqueueJobs(env.poolId, { script: "echo one job; sleep 2" });
-    await waitUntil(() => existsSync(assigned), "the sidecar to record the assigned job", 30_000);
+    await poll(() => existsSync(assigned), { what: "the sidecar to record the assigned job", timeoutMs: 30_000 });
     expect(env.fake.job(id!).state).not.toBe("finished");
     expect(await env.fake.waitFor(() => env.fake.job(id!).result, { timeoutMs: 90_000 })).toBe("succeeded");
 
@@ -79,7 +79,7 @@ describe("a Job's agent pod (lifecycle complete)", () => {
     await pod.start();
     await pod.waitForLog("agent", LISTENING);
 
-    await waitUntil(async () => (await pod.logs("deregister")).includes("it stays: 1 idle agent(s) of the release are online, 1 are kept"), "the sidecar to keep its agent", 30_000);
+    await pod.waitForLog("deregister", "it stays: 1 idle agent(s) of the release are online, 1 are kept", 30_000);
     expect(agentsInPool(env.fake, env.poolId)).toEqual([pod.name]);
     expect(await pod.running("agent")).toBe(true);
 
@@ -109,11 +109,7 @@ describe("azp-placeholder", () => {
       command: commands.placeholder,
       token: options.token ?? PAT,
       env: {
-        [names.url.name]: env.fake.url,
-        [names.pool.name]: POOL,
-        [names.tokenFile.name]: tokenFilePath,
-        [names.release.name]: release,
-        [names.connectAttempts.name]: "2",
+        ...releaseCommandEnv(env.fake, release),
         [names.placeholderAgent.name]: name,
         [names.placeholderCapabilities.name]: options.capabilities ?? '{"TEAM":"a"}',
       },

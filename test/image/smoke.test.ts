@@ -4,10 +4,10 @@ import { imageContract, tokenFilePath } from "../../generator/contract/image.ts"
 import type { FakeAdo } from "../fake-ado/server.ts";
 import { EXPIRED_PAT, PAT, POOL, UNKNOWN_PAT, type ImageTestEnv } from "./support/environment.ts";
 import { useImageEnv } from "./support/hooks.ts";
-import { newPod } from "./support/fixtures.ts";
+import { newPod, releaseCommandEnv } from "./support/fixtures.ts";
 import { basic, registerAgent } from "../fake-ado/test-client.ts";
 import { runOneShot } from "./support/pod.ts";
-import type { ExecResult } from "./support/docker.ts";
+import type { RunResult } from "../support/process.ts";
 
 /** The image's exit codes, as the contract defines them. */
 const EXIT = imageContract.exitCodes;
@@ -26,15 +26,11 @@ beforeEach(() => {
   release = `azp-smoke/${randomBytes(2).toString("hex")}-azp-agent`;
 });
 
-function smoke(options: { token?: string | undefined; env?: Record<string, string | undefined> } = {}): Promise<ExecResult> {
+function smoke(options: { token?: string | undefined; env?: Record<string, string | undefined> } = {}): Promise<RunResult> {
   const variables: Record<string, string | undefined> = {
-    [names.url.name]: env.fake.url,
-    [names.pool.name]: POOL,
-    [names.tokenFile.name]: tokenFilePath,
-    [names.release.name]: release,
+    ...releaseCommandEnv(env.fake, release),
     [names.smokeMinAgents.name]: "1",
     [names.smokeTimeout.name]: "20",
-    [names.connectAttempts.name]: "2",
     ...options.env,
   };
   const defined = Object.fromEntries(Object.entries(variables).filter((e): e is [string, string] => e[1] !== undefined));

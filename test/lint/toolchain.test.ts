@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { INSTALL_HINT, KUBE_SCHEMAS, kubeSchemaVersions, pin, run, tool, type RunResult, type ToolName } from "../support/tools.ts";
+import { runSync, type RunResult } from "../support/process.ts";
+import { INSTALL_HINT, KUBE_SCHEMAS, kubeSchemaVersions, pin, tool, type ToolName } from "../support/tools.ts";
 
 const kubeVersions = kubeSchemaVersions();
 
@@ -108,8 +109,8 @@ describe("toolchain (.cache/tools/bin)", () => {
   ])("should run $name and report the pinned $pin", ({ name, args, pin: variable }) => {
     const want = pin(variable);
     expect(want).not.toBe("");
-    const r = run(tool(name), args);
-    expect(r.status, r.output).toBe(0);
+    const r = runSync(tool(name), args);
+    expect(r.code, r.output).toBe(0);
     // Some tools print the version with its leading "v", some without.
     expect(r.output.split(/\s+/).map((word) => word.replace(/^v(?=\d)/, ""))).toContain(want.replace(/^v/, ""));
   });
@@ -132,7 +133,7 @@ describe("kubeconform with the offline schemas (.cache/kube-schemas)", () => {
       throw new Error(`no schemas in ${schemaDir}: ${INSTALL_HINT}`);
     }
     const location = `${KUBE_SCHEMAS}/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json`;
-    return run(tool("kubeconform"), ["-strict", "-summary", "-kubernetes-version", version, "-schema-location", location, join(dir, file)]);
+    return runSync(tool("kubeconform"), ["-strict", "-summary", "-kubernetes-version", version, "-schema-location", location, join(dir, file)]);
   }
 
   it("should cover at least the lowest supported Kubernetes minor (1.29) and a newer one", () => {
@@ -142,13 +143,13 @@ describe("kubeconform with the offline schemas (.cache/kube-schemas)", () => {
 
   it.each(kubeVersions)("should accept a valid Deployment, CronJob and RoleBinding for Kubernetes %s", (version) => {
     const r = kubeconform(version, "valid.yaml");
-    expect(r.status, r.output).toBe(0);
+    expect(r.code, r.output).toBe(0);
     expect(r.output).toContain("Valid: 3, Invalid: 0, Errors: 0, Skipped: 0");
   });
 
   it.each(kubeVersions)("should reject a string replicas and an unknown spec field for Kubernetes %s", (version) => {
     const r = kubeconform(version, "invalid.yaml");
-    expect(r.status).toBe(1);
+    expect(r.code).toBe(1);
     expect(r.output).toContain("Invalid: 1");
     expect(r.output).toMatch(/\/spec\/replicas.*got string, want null or integer/);
     expect(r.output).toMatch(/additional properties 'replicaz' not allowed/);

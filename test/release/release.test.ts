@@ -6,7 +6,8 @@ import yaml from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { release as releaseContract } from "../../generator/contract/release.ts";
 import type { FakeAdo } from "../fake-ado/server.ts";
-import { docker, dockerOk, exec, type ExecResult } from "../image/support/docker.ts";
+import { run, type RunResult } from "../support/process.ts";
+import { docker, dockerOk } from "../image/support/docker.ts";
 import { AGENT_VERSION, BASE_IMAGE, agentPackage, ensureDocker, startFake } from "../image/support/environment.ts";
 import { repoPath } from "../support/repo.ts";
 import { tool } from "../support/tools.ts";
@@ -35,12 +36,12 @@ const namespace = `release-test-${randomBytes(4).toString("hex")}`;
 const registry = `${REGISTRY_HOST}/${namespace}`;
 const out = join(dir, "out");
 let fake: FakeAdo | undefined;
-let releaseRun: ExecResult;
+let releaseRun: RunResult;
 let record: ReleaseRecord;
 
 /** cosign with the test's key password; never against a transparency log (offline). */
-function cosign(args: readonly string[]): Promise<ExecResult> {
-  return exec(tool("cosign"), args, { env: { ...process.env, COSIGN_PASSWORD: password }, timeoutMs: 120_000 });
+function cosign(args: readonly string[]): Promise<RunResult> {
+  return run(tool("cosign"), args, { env: { ...process.env, COSIGN_PASSWORD: password }, timeoutMs: 120_000 });
 }
 
 /** A manifest straight from the registry's HTTP API (no crane, no cosign in between). */
@@ -70,16 +71,16 @@ async function registryBlob(repository: string, digest: string): Promise<Record<
 describe("release: tools/release.sh publishes a signed multi-arch image and chart with SBOMs", () => {
   beforeAll(async () => {
     await ensureDocker();
-    const multiarch = await exec("bash", [repoPath("tools", "docker-up.sh"), "multiarch"], { timeoutMs: 1_800_000 });
+    const multiarch = await run("bash", [repoPath("tools", "docker-up.sh"), "multiarch"], { timeoutMs: 1_800_000 });
     if (multiarch.code !== 0) throw new Error(`tools/docker-up.sh multiarch failed (${multiarch.code}):\n${multiarch.output}`);
-    const keys = await exec(tool("cosign"), ["generate-key-pair", "--output-key-prefix", join(dir, "project")], { env: { ...process.env, COSIGN_PASSWORD: password }, timeoutMs: 60_000 });
+    const keys = await run(tool("cosign"), ["generate-key-pair", "--output-key-prefix", join(dir, "project")], { env: { ...process.env, COSIGN_PASSWORD: password }, timeoutMs: 60_000 });
     if (keys.code !== 0) throw new Error(`cosign generate-key-pair failed:\n${keys.output}`);
-    const other = await exec(tool("cosign"), ["generate-key-pair", "--output-key-prefix", join(dir, "other")], { env: { ...process.env, COSIGN_PASSWORD: "x" }, timeoutMs: 60_000 });
+    const other = await run(tool("cosign"), ["generate-key-pair", "--output-key-prefix", join(dir, "other")], { env: { ...process.env, COSIGN_PASSWORD: "x" }, timeoutMs: 60_000 });
     if (other.code !== 0) throw new Error(`cosign generate-key-pair failed:\n${other.output}`);
     const pkg = await agentPackage();
     fake = await startFake(pkg);
     const url = `${fake.baseUrl}/_downloads/agent/${AGENT_VERSION}/vsts-agent-linux-x64-${AGENT_VERSION}.tar.gz`;
-    releaseRun = await exec(
+    releaseRun = await run(
       "bash",
       [
         repoPath("tools", "release.sh"),
@@ -155,7 +156,7 @@ describe("release: tools/release.sh publishes a signed multi-arch image and char
 
   it("should publish a chart that pulls the image by tag and digest from where it was published", async () => {
     const pulled = join(dir, "pulled");
-    const helm = await exec(tool("helm"), ["pull", record.chart.reference, "--version", record.chart.version, "--plain-http", "--untar", "--untardir", pulled], { timeoutMs: 120_000 });
+    const helm = await run(tool("helm"), ["pull", record.chart.reference, "--version", record.chart.version, "--plain-http", "--untar", "--untardir", pulled], { timeoutMs: 120_000 });
     expect(helm.code, helm.output).toBe(0);
     const chartDir = join(pulled, releaseContract.chartName);
     const values = yaml.load(readFileSync(join(chartDir, "values.yaml"), "utf8")) as { image: { repository: string; tag: string; digest: string } };
@@ -165,7 +166,7 @@ describe("release: tools/release.sh publishes a signed multi-arch image and char
       { name: "azp-agent", image: `${record.image.repository}:${record.version}@${record.image.digest}`, platforms: [...PLATFORMS] },
     ]);
     expect((yaml.load(chart.annotations["artifacthub.io/signKey"]!) as { fingerprint: string }).fingerprint).toBe(record.signing.fingerprint);
-    const rendered = await exec(tool("helm"), ["template", "r", chartDir, "--set", "azp.url=https://dev.azure.com/org", "--set", "azp.pool=p", "--set", "azp.token=t"], { timeoutMs: 60_000 });
+    const rendered = await run(tool("helm"), ["template", "r", chartDir, "--set", "azp.url=https://dev.azure.com/org", "--set", "azp.pool=p", "--set", "azp.token=t"], { timeoutMs: 60_000 });
     expect(rendered.code, rendered.output).toBe(0);
     const images = new Set([...rendered.stdout.matchAll(/^\s+image: "?([^"\s]+)"?$/gm)].map((m) => m[1]));
     expect([...images]).toEqual([`${record.image.repository}:${record.version}@${record.image.digest}`]);
@@ -186,10 +187,10 @@ describe("release: tools/release.sh publishes a signed multi-arch image and char
 describe("release: tools/release.sh refuses to publish what it could not sign", () => {
   const keyDir = mkdtempSync(join(tmpdir(), "azp-release-key-"));
   afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
-  const releaseWith = (args: string[], env: NodeJS.ProcessEnv): Promise<ExecResult> => {
+  const releaseWith = (args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> => {
     const base: NodeJS.ProcessEnv = { ...process.env };
     delete base["COSIGN_PASSWORD"];
-    return exec("bash", [repoPath("tools", "release.sh"), ...args], { env: { ...base, ...env }, timeoutMs: 300_000 });
+    return run("bash", [repoPath("tools", "release.sh"), ...args], { env: { ...base, ...env }, timeoutMs: 300_000 });
   };
 
   it.each([
@@ -203,7 +204,7 @@ describe("release: tools/release.sh refuses to publish what it could not sign", 
   });
 
   it("should exit 2 before building anything when the key's password is unset or wrong", async () => {
-    const keys = await exec(tool("cosign"), ["generate-key-pair", "--output-key-prefix", join(keyDir, "k")], { env: { ...process.env, COSIGN_PASSWORD: "right" }, timeoutMs: 60_000 });
+    const keys = await run(tool("cosign"), ["generate-key-pair", "--output-key-prefix", join(keyDir, "k")], { env: { ...process.env, COSIGN_PASSWORD: "right" }, timeoutMs: 60_000 });
     expect(keys.code, keys.output).toBe(0);
     const unset = await releaseWith(["--key", join(keyDir, "k.key")], {});
     expect(unset.code).toBe(2);

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
 import { kedaApi, kedaMinVersion } from "../../generator/templates/helpers.ts";
-import { component } from "../../generator/templates/pod-parts.ts";
+import { component, componentLabel } from "../../generator/contract/components.ts";
 import { ciScenario } from "../support/chart.ts";
 import { failMessage, fullnameOf, helmTemplate, NAMESPACE, RELEASE, render } from "../support/helm.ts";
 import { containerNamed, podSpecOf, podSpecs, Rendering } from "../support/manifests.ts";
@@ -34,12 +34,12 @@ describe("autoscaling rendering: resources", () => {
   it("should render a ScaledJob and a TriggerAuthentication instead of the Deployment, and no refresh CronJob", () => {
     expect(autoscaled.all("Deployment")).toEqual([]);
     expect(autoscaled.all("TriggerAuthentication")).toHaveLength(1);
-    expect(autoscaled.all("CronJob").map((c) => c.metadata?.labels?.["app.kubernetes.io/component"])).toEqual([component.gc]);
+    expect(autoscaled.all("CronJob").map((c) => c.metadata?.labels?.[componentLabel])).toEqual([component.gc]);
   });
 
   it("should give the agent pods no Kubernetes permission (no Role or RoleBinding for their ServiceAccount)", () => {
-    expect(autoscaled.all("Role").map((r) => r.metadata?.labels?.["app.kubernetes.io/component"])).toEqual([component.gc]);
-    expect(autoscaled.all("RoleBinding").map((r) => r.metadata?.labels?.["app.kubernetes.io/component"])).toEqual([component.gc]);
+    expect(autoscaled.all("Role").map((r) => r.metadata?.labels?.[componentLabel])).toEqual([component.gc]);
+    expect(autoscaled.all("RoleBinding").map((r) => r.metadata?.labels?.[componentLabel])).toEqual([component.gc]);
   });
 
   it("should register the placeholder after install and upgrade, and remove it before uninstall", () => {
@@ -160,13 +160,13 @@ describe("autoscaling rendering: one pod emitter", () => {
 describe("autoscaling rendering: KEDA missing or too old", () => {
   it("should fail with a clear message when the cluster does not serve KEDA's ScaledJob", () => {
     const r = helmTemplate({ valuesFiles: [base.file], values: [values], apiVersions: [] });
-    expect(r.status).not.toBe(0);
+    expect(r.code).not.toBe(0);
     expect(failMessage(r.stderr)).toBe(
       `autoscaling.enabled=true needs KEDA >= ${kedaMinVersion}, but the cluster does not serve ${kedaApi.scaledJob} (KEDA's CRDs are missing): install KEDA first (helm install keda kedacore/keda -n keda --create-namespace), or set autoscaling.enabled=false; with helm template, pass --api-versions ${kedaApi.scaledJob}`,
     );
   });
 
   it("should render the Deployment without KEDA when autoscaling is off", () => {
-    expect(helmTemplate({ valuesFiles: [base.file], apiVersions: [] }).status).toBe(0);
+    expect(helmTemplate({ valuesFiles: [base.file], apiVersions: [] }).code).toBe(0);
   });
 });

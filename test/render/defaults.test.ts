@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
-import { component } from "../../generator/templates/pod-parts.ts";
+import { component } from "../../generator/contract/components.ts";
 import { ciScenario } from "../support/chart.ts";
 import { containerNamed, containersOf, podSpecOf, scenarioRendering, type Kind } from "../support/manifests.ts";
 

@@ -3,6 +3,7 @@ import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { ciScenario } from "../support/chart.ts";
 import { render } from "../support/helm.ts";
 import { containerNamed, podSpecOf, podSpecs, Rendering } from "../support/manifests.ts";
+import { component, componentLabel } from "../../generator/contract/components.ts";
 
 /**
  * `azp.auth` (issue #10) as rendered: which credential each pod gets, and that the job
@@ -95,7 +96,7 @@ describe("identity rendering: workload identity", () => {
     const test = r.one("Pod");
     expect(test.spec?.serviceAccountName).toBe("ci-azp-agent");
     expect(test.spec?.volumes?.find((v) => v.name === "azp-federated-token")).toEqual(federated);
-    const gc = r.all("CronJob").find((c) => c.metadata?.labels?.["app.kubernetes.io/component"] === "gc");
+    const gc = r.all("CronJob").find((c) => c.metadata?.labels?.[componentLabel] === component.gc);
     const gcPod = podSpecOf(gc!);
     expect(gcPod.serviceAccountName).toBe("ci-azp-agent-gc");
     expect(mountsOf(gcPod, "gc")).toContain("azp-federated-token:/azp/federated");

@@ -18,7 +18,7 @@ const both = { admissionPolicy: { enabled: true }, networkPolicy: { enabled: tru
 const rendered = (values: object[]): Rendering => new Rendering(render({ valuesFiles: [base.file], values: values as never }));
 const failure = (values: object[], apiVersions?: string[]): string | undefined => {
   const r = helmTemplate({ valuesFiles: [base.file], values: values as never, ...(apiVersions === undefined ? {} : { apiVersions }) });
-  expect(r.status, r.stdout).not.toBe(0);
+  expect(r.code, r.stdout).not.toBe(0);
   return failMessage(r.stderr);
 };
 
@@ -122,7 +122,7 @@ describe("isolation rendering: the own-pod deletion policy", () => {
     expect(failure([both, shared])).toBe(
       "serviceAccount.name and gc.serviceAccount.name name the same ServiceAccount while admissionPolicy.enabled=true: the policy would let the collector delete only its own pod, not an agent's; give the collector a ServiceAccount of its own (gc.serviceAccount.create=true)",
     );
-    expect(helmTemplate({ valuesFiles: [base.file], values: [shared] }).status).toBe(0);
+    expect(helmTemplate({ valuesFiles: [base.file], values: [shared] }).code).toBe(0);
   });
 });
 
@@ -188,7 +188,7 @@ describe("isolation rendering: NetworkPolicies", () => {
   it("should refuse empty destination lists and IPv4-mapped IPv6 ranges in the schema", () => {
     for (const bad of [{ dns: [] }, { azureDevOps: { cidrs: [] } }, { apiServer: { cidrs: [] } }, { entra: { ports: [] } }, { azureDevOps: { cidrs: ["::ffff:0.0.0.0/96"] } }, { apiServer: { cidrs: ["::FFFF:a9fe:a9fe/128"] } }]) {
       const r = helmTemplate({ valuesFiles: [base.file], values: [both, { networkPolicy: bad }] as never });
-      expect(r.status, JSON.stringify(bad)).not.toBe(0);
+      expect(r.code, JSON.stringify(bad)).not.toBe(0);
       expect(r.stderr, JSON.stringify(bad)).toContain("values don't meet the specifications of the schema");
     }
   });
@@ -235,8 +235,8 @@ describe("isolation rendering: NetworkPolicies", () => {
       `networkPolicy.extraEgress[0] has no destinations ("to"), so it lets the agent pods reach every address, the metadata addresses included: list its destinations (an ipBlock that excepts the metadata addresses, or selectors), or set networkPolicy.allowMetadata=true`,
     );
         const closed = { networkPolicy: { extraEgress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32", "168.63.129.16/32"] } }] }] } };
-    expect(helmTemplate({ valuesFiles: [base.file], values: [both, closed] }).status).toBe(0);
-    expect(helmTemplate({ valuesFiles: [base.file], values: [both, open, { networkPolicy: { allowMetadata: true } }] }).status).toBe(0);
+    expect(helmTemplate({ valuesFiles: [base.file], values: [both, closed] }).code).toBe(0);
+    expect(helmTemplate({ valuesFiles: [base.file], values: [both, open, { networkPolicy: { allowMetadata: true } }] }).code).toBe(0);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { imageContract } from "../../generator/contract/image.ts";
 import { v } from "../../generator/model/values.ts";
-import { component } from "../../generator/templates/pod-parts.ts";
+import { component, componentLabel } from "../../generator/contract/components.ts";
 import { ciScenario } from "../support/chart.ts";
 import { expectedEnvNames, proxyNames } from "../support/expected-env.ts";
 import { containerNamed, containersOf, envValue, podSpecOf, podSpecs, scenarioRendering } from "../support/manifests.ts";
@@ -10,7 +10,6 @@ import { mergeValues, modelDefaults, type JsonObject } from "../support/values.t
 /** What each ci scenario is for, checked against the values in its own file. */
 
 const { containers, volumes, env } = imageContract;
-const COMPONENT = "app.kubernetes.io/component";
 
 type TeamValues = {
   azp: { existingSecret: string; existingSecretKey: string };
@@ -127,7 +126,7 @@ describe("team scenario", () => {
 
 describe("no-refresh scenario", () => {
   const rendering = scenarioRendering("no-refresh");
-  const componentOf = (r: { metadata?: { labels?: Record<string, string> } }): string | undefined => r.metadata?.labels?.[COMPONENT];
+  const componentOf = (r: { metadata?: { labels?: Record<string, string> } }): string | undefined => r.metadata?.labels?.[componentLabel];
 
   it("should render no refresh CronJob (the garbage collector's stays)", () => {
     expect(rendering.all("CronJob").map(componentOf)).toEqual([component.gc]);

@@ -110,7 +110,7 @@ describe("values.schema.json with helm template", () => {
     // GIVEN the same bad value  WHEN Helm renders the chart with it
     const r = helmTemplate({ valuesFiles: [base.file], values: [values] });
     // THEN Helm refuses, and its message points at the value (`at '<path>'`)
-    expect(r.status, r.output).not.toBe(0);
+    expect(r.code, r.output).not.toBe(0);
     expect(r.stderr).toContain("values don't meet the specifications of the schema");
     if (unknownKey) {
       expect(r.stderr).toContain(`at '${parentOf(path)}': additional properties '${lastToken(path)}' not allowed`);

@@ -1,35 +1,29 @@
-import yaml from "js-yaml";
-import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { scenarios } from "../../generator/chart/scenarios.ts";
 import { CHART_PATH } from "./repo.ts";
-import { isJsonObject, type JsonObject } from "./values.ts";
+import type { JsonObject } from "./values.ts";
 
-/** One `ci/<name>-values.yaml` of the chart, as found on disk. */
+/**
+ * The chart's ci scenarios, from their one source (generator/chart/scenarios.ts), each with the
+ * `ci/<name>-values.yaml` the generator writes from it: the file is what helm, ct and the
+ * e2e cluster read, and the drift test keeps it equal to its source.
+ */
 export interface CiScenario {
   readonly name: string;
-  /** Absolute path of the values file. */
+  /** Absolute path of the values file in the generated chart. */
   readonly file: string;
   readonly values: JsonObject;
 }
 
 const SUFFIX = "-values.yaml";
 
-/** Every scenario file under the chart's ci/ (the directory is the list: no scenario is named by hand). */
+/** Every scenario (none is named by hand: a new one in the generator is tested everywhere). */
 export function ciScenarios(): CiScenario[] {
-  const dir = join(CHART_PATH, "ci");
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(SUFFIX))
-    .sort()
-    .map((f) => {
-      const file = join(dir, f);
-      const values = yaml.load(readFileSync(file, "utf8"));
-      if (!isJsonObject(values as never)) throw new Error(`${file} is not a YAML map`);
-      return { name: f.slice(0, -SUFFIX.length), file, values: values as JsonObject };
-    });
+  return scenarios.map((s) => ({ name: s.name, file: join(CHART_PATH, "ci", `${s.name}${SUFFIX}`), values: s.values }));
 }
 
 export function ciScenario(name: string): CiScenario {
   const found = ciScenarios().find((s) => s.name === name);
-  if (found === undefined) throw new Error(`no chart/…/ci/${name}${SUFFIX}`);
+  if (found === undefined) throw new Error(`no ci scenario ${name} in generator/chart/scenarios.ts`);
   return found;
 }

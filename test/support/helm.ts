@@ -2,8 +2,10 @@ import { admissionPolicyApi, kedaApi } from "../../generator/templates/helpers.t
 import { release as releaseContract } from "../../generator/contract/release.ts";
 import { ciScenario } from "./chart.ts";
 import { CHART_PATH } from "./repo.ts";
-import { run, tool, type RunResult } from "./tools.ts";
-import { isJsonObject, type JsonObject } from "./values.ts";
+import { deepMerge } from "./merge.ts";
+import { runSync, type RunResult } from "./process.ts";
+import { tool } from "./tools.ts";
+import type { JsonObject } from "./values.ts";
 
 /** Release and namespace of the scenario renderings (and of the golden files). */
 export const RELEASE = "ci";
@@ -32,20 +34,6 @@ export const KEDA_API_VERSIONS: readonly string[] = [kedaApi.scaledJob, kedaApi.
 /** What the default rendering's cluster serves: KEDA and ValidatingAdmissionPolicy. */
 export const DEFAULT_API_VERSIONS: readonly string[] = [...KEDA_API_VERSIONS, admissionPolicyApi];
 
-/**
- * Several values objects as one, the way Helm merges several `-f` files before coalescing them
- * with the chart's values: maps merge key by key, anything else replaces, and a `null` stays
- * `null` (so that Helm still removes that key from the chart's defaults).
- */
-function overlay(base: JsonObject, over: JsonObject): JsonObject {
-  const out: JsonObject = { ...base };
-  for (const [key, value] of Object.entries(over)) {
-    const current = out[key];
-    out[key] = isJsonObject(value) && isJsonObject(current) ? overlay(current, value) : value;
-  }
-  return out;
-}
-
 // One `helm template` per distinct request and test file: the render layer stays fast.
 const cache = new Map<string, RunResult>();
 
@@ -61,7 +49,9 @@ export function helmTemplate(request: TemplateRequest = {}): RunResult {
   // can reinterpret; no temporary files to clean up.
   const extra = request.values ?? [];
   if (extra.length > 0) args.push("--values", "-");
-  const result = run(tool("helm"), args, extra.length > 0 ? { input: JSON.stringify(extra.reduce(overlay, {})) } : {});
+  // Several values objects as one, the way Helm merges several `-f` files before coalescing
+  // them with the chart's values: a `null` stays `null`, so that Helm still removes that key.
+  const result = runSync(tool("helm"), args, extra.length > 0 ? { input: JSON.stringify(deepMerge({}, extra)) } : {});
   cache.set(key, result);
   return result;
 }
@@ -69,7 +59,7 @@ export function helmTemplate(request: TemplateRequest = {}): RunResult {
 /** The rendered manifests; throws with Helm's message when the render fails. */
 export function render(request: TemplateRequest = {}): string {
   const r = helmTemplate(request);
-  if (r.status !== 0) throw new Error(`helm template failed (${JSON.stringify(request)}):\n${r.output}`);
+  if (r.code !== 0) throw new Error(`helm template failed (${JSON.stringify(request)}):\n${r.output}`);
   return r.stdout;
 }
 

@@ -1,7 +1,7 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runSync } from "./process.ts";
 
 /**
  * A self-signed certificate for the fake services' https listeners, valid for the given IP
@@ -21,8 +21,7 @@ export function makeTestTls(addresses: readonly string[]): TestTls {
   const keyFile = join(dir, "tls.key");
   const certFile = join(dir, "ca.crt");
   const names = [...new Set(addresses)].map((a) => (/^[0-9.]+$|:/.test(a) ? `IP:${a}` : `DNS:${a}`)).join(",");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", "/CN=azp-agent test", "-addext", `subjectAltName=${names}`, "-addext", "basicConstraints=critical,CA:TRUE"], {
-    stdio: "ignore",
-  });
+  const r = runSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", "/CN=azp-agent test", "-addext", `subjectAltName=${names}`, "-addext", "basicConstraints=critical,CA:TRUE"]);
+  if (r.code !== 0) throw new Error(`openssl req failed (${r.code}):\n${r.output}`);
   return { key: readFileSync(keyFile, "utf8"), cert: readFileSync(certFile, "utf8"), certFile, dir };
 }

@@ -1,7 +1,7 @@
-import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { REPO, repoPath } from "./repo.ts";
+import { runSync } from "./process.ts";
+import { repoPath } from "./repo.ts";
 
 /**
  * The chart-validation toolchain of tools/install-tools.sh (.cache/tools/bin) and the offline
@@ -21,32 +21,6 @@ export function tool(name: ToolName): string {
   return path;
 }
 
-export interface RunResult {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  /** stdout then stderr, for assertion messages. */
-  readonly output: string;
-}
-
-export interface RunOptions {
-  readonly input?: string;
-  readonly cwd?: string;
-  readonly env?: NodeJS.ProcessEnv;
-}
-
-export function run(command: string, args: readonly string[], options: RunOptions = {}): RunResult {
-  const r = spawnSync(command, [...args], {
-    cwd: options.cwd ?? REPO,
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-    ...(options.input === undefined ? {} : { input: options.input }),
-    ...(options.env === undefined ? {} : { env: options.env }),
-  });
-  if (r.error) throw r.error;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, output: `${r.stdout}${r.stderr}` };
-}
-
 /** The environment with the toolchain first on PATH (ct runs helm, yamllint and yamale from PATH). */
 export function toolchainEnv(): NodeJS.ProcessEnv {
   return { ...process.env, PATH: `${TOOLS_BIN}${delimiter}${process.env["PATH"] ?? ""}` };
@@ -59,8 +33,8 @@ export function pin(name: string): string {
   if (pinCache === undefined) {
     const names = ["HELM_VERSION", "CT_VERSION", "KUBECONFORM_VERSION", "YAMLLINT_VERSION", "YAMALE_VERSION", "KUBE_SCHEMA_VERSIONS", "COSIGN_VERSION", "SYFT_VERSION", "CRANE_VERSION", "ACTIONLINT_VERSION"];
     const script = `source tools/versions.sh; ${names.map((n) => `printf '%s\\n' "$${n}"`).join("; ")}`;
-    const r = run("bash", ["-c", script]);
-    if (r.status !== 0) throw new Error(`sourcing tools/versions.sh failed: ${r.output}`);
+    const r = runSync("bash", ["-c", script]);
+    if (r.code !== 0) throw new Error(`sourcing tools/versions.sh failed: ${r.output}`);
     const lines = r.stdout.split("\n");
     pinCache = Object.fromEntries(names.map((n, i) => [n, lines[i] ?? ""]));
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { agentProxyEnv, imageContract } from "../../generator/contract/image.ts";
 import { release } from "../../generator/contract/release.ts";
 import { repoPath } from "../support/repo.ts";
-import { run } from "../support/tools.ts";
+import { runSync } from "../support/process.ts";
 
 /** agent-image/generated/contract.sh, as bash sees it after `source`, equals the contract object. */
 
@@ -11,8 +11,8 @@ const CONTRACT_SH = repoPath("agent-image", "generated", "contract.sh");
 /** Every variable with this prefix contract.sh defines, read from a clean bash that sourced it. */
 function sourcedVariables(prefix = "AZP_"): Record<string, string> {
   const script = `set -euo pipefail; source "$1"; for n in $(compgen -v ${prefix}); do printf "%s=%s\\0" "$n" "\${!n}"; done`;
-  const r = run("env", ["-i", "bash", "--noprofile", "--norc", "-c", script, "bash", CONTRACT_SH]);
-  if (r.status !== 0) throw new Error(`sourcing ${CONTRACT_SH} failed: ${r.output}`);
+  const r = runSync("env", ["-i", "bash", "--noprofile", "--norc", "-c", script, "bash", CONTRACT_SH]);
+  if (r.code !== 0) throw new Error(`sourcing ${CONTRACT_SH} failed: ${r.output}`);
   return Object.fromEntries(
     r.stdout
       .split("\0")
@@ -65,8 +65,8 @@ describe("agent-image/generated/contract.sh", () => {
       EXIT_CONFIGURE: "7",
       EXIT_AGENTS: "8",
     });
-    const r = run("env", ["-i", "bash", "--noprofile", "--norc", "-c", 'source "$1"; EXIT_AUTH=9', "bash", CONTRACT_SH]);
-    expect(r.status).not.toBe(0);
+    const r = runSync("env", ["-i", "bash", "--noprofile", "--norc", "-c", 'source "$1"; EXIT_AUTH=9', "bash", CONTRACT_SH]);
+    expect(r.code).not.toBe(0);
     expect(r.output).toContain("EXIT_AUTH: readonly variable");
   });
 

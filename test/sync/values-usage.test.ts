@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
+import { proxyEnvNames } from "../../generator/contract/image.ts";
 import { values } from "../../generator/model/values.ts";
+import { helper } from "../../generator/templates/helper-names.ts";
 import { valuesModel } from "../../generator/model/values-model.ts";
 import type { GroupSpec } from "../../generator/model/value-spec.ts";
 import { CHART_PATH } from "../support/repo.ts";
@@ -48,5 +50,14 @@ describe("values model ↔ templates", () => {
     const groups = new Set(groupKeys(valuesModel));
     const unknown = used.filter(({ path }) => !leaves.has(path) && !groups.has(path)).map(({ file, path }) => `${file}: .Values.${path}`);
     expect(unknown, "templates read values the model does not declare").toEqual([]);
+  });
+});
+
+describe("the proxy variables", () => {
+  it("should be written once, in the proxyEnv named template, and included by the templates", () => {
+    const names = Object.values(proxyEnvNames).flat();
+    const repeated = templates.filter(({ file }) => file !== join("templates", "_helpers.tpl")).filter(({ text }) => names.some((name) => text.includes(name)));
+    expect(repeated.map(({ file }) => file)).toEqual([]);
+    expect(templates.filter(({ text }) => text.includes(`include "${helper.proxyEnv}"`)).length).toBeGreaterThan(0);
   });
 });

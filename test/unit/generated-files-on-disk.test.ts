@@ -30,4 +30,18 @@ describe("drift between generate() and the files on disk", () => {
       { path: "out/stale.txt", kind: "stale" },
     ]);
   });
+
+  it("should take a file as a root of its own, leaving its neighbours alone", () => {
+    // GIVEN a generated file next to a hand-written one in the same folder
+    dir = mkdtempSync(join(tmpdir(), "azp-drift-"));
+    mkdirSync(join(dir, "schema"));
+    writeFileSync(join(dir, "schema/values.schema.json"), "{}");
+    writeFileSync(join(dir, "schema/chart_schema.yaml"), "hand-written");
+    const files = new GeneratedFiles();
+    files.add("schema/values.schema.json", "{}");
+    // WHEN the root is the file  THEN there is no drift, and the neighbour is not stale
+    expect(drift(dir, ["schema/values.schema.json"], files)).toEqual([]);
+    // AND a root file that is no longer generated is stale
+    expect(drift(dir, ["schema/values.schema.json"], new GeneratedFiles())).toEqual([{ path: "schema/values.schema.json", kind: "stale" }]);
+  });
 });

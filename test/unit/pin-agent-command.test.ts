@@ -1,7 +1,6 @@
 // `npm run pin-agent`: the whole command, in-process, on a temporary copy of the pin file — offline
 // with recorded release notes, and over HTTP against the fake Azure DevOps (test/fake-ado) and a
 // local stand-in for api.github.com. The real contract must come out of the run unchanged.
-import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -10,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startFakeAdo, type FakeAdo } from "../fake-ado/server.ts";
+import { runSync } from "../support/process.ts";
 import { pinAgentCommand } from "../../tools/pin-agent/command.ts";
 import { DEFAULT_PIN_FILE } from "../../tools/pin-agent/pin-file.ts";
 
@@ -297,15 +297,14 @@ describe("pin-agent over HTTP (fake Azure DevOps, stand-in GitHub)", () => {
 describe("npm run pin-agent", () => {
   it("should run the command from package.json, resolving --from-file where it was typed", () => {
     // WHEN
-    const result = spawnSync("npm", ["run", "-s", "pin-agent", "--", "4.269.0", "--from-file", "github-release-v4.269.0.json", "--pin-file", pinFile, "--dry-run"], {
+    const result = runSync("npm", ["run", "-s", "pin-agent", "--", "4.269.0", "--from-file", "github-release-v4.269.0.json", "--pin-file", pinFile, "--dry-run"], {
       cwd: FIXTURES,
-      encoding: "utf8",
       env: { ...process.env, INIT_CWD: FIXTURES },
-      timeout: 60_000,
+      timeoutMs: 60_000,
     });
     // THEN
     expect(result.stderr).toBe("");
-    expect(result.status).toBe(0);
+    expect(result.code).toBe(0);
     expect(result.stdout).toContain(`linux-arm64 (none) -> ${ARM64_4269}`);
   });
 });

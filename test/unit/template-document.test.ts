@@ -1,6 +1,6 @@
 import yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { TemplateDocument } from "../../generator/template/template-document.ts";
+import { TemplateDocument } from "../../generator/go-template/template-document.ts";
 
 /**
  * The template layer turns a typed object with sentinels into Go-template text. These tests pin
@@ -40,7 +40,7 @@ describe("TemplateDocument fragments", () => {
     {
       kind: "int",
       build: (t: TemplateDocument): unknown => ({ spec: { replicas: t.int(".Values.replicaCount") } }),
-      expected: lines("spec:", "  replicas: {{ .Values.replicaCount }}"),
+      expected: lines("spec:", "  replicas: {{ int64 .Values.replicaCount }}"),
     },
     {
       kind: "bool",

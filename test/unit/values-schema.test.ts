@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { valuesSchema } from "../../generator/chart/values-schema.ts";
-import { leaves, type GroupSpec, type JsonSchema } from "../../generator/model/value-spec.ts";
+import { leaves, type GroupSpec } from "../../generator/model/value-spec.ts";
 import { valuesModel } from "../../generator/model/values-model.ts";
 
 type Schema = { [key: string]: unknown };
@@ -76,11 +76,79 @@ describe("values.schema.json emitter", () => {
     expect(Object.keys(props)).toEqual(["global", ...Object.keys(valuesModel.children)]);
   });
 
-  it("should carry every leaf's default, description and constraints from the model", () => {
-    for (const [path, spec] of leaves(valuesModel)) {
-      let node: Schema = schema;
-      for (const key of path) node = (node["properties"] as Record<string, Schema>)[key] as Schema;
-      expect(node, path.join(".")).toEqual({ description: spec.description, ...(spec.schema as JsonSchema), default: spec.default });
+  it("should give every leaf of the model a description and a default", () => {
+    for (const [path] of leaves(valuesModel)) {
+      const node = schemaAt(schema, path);
+      expect(typeof node["description"], path.join(".")).toBe("string");
+      expect(node, path.join(".")).toHaveProperty("default");
     }
   });
+
+  // Whole entries, as a reader of values.schema.json sees them: one per kind of leaf.
+  const quantity = { anyOf: [{ type: "string", pattern: "^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$" }, { type: "number", minimum: 0 }] };
+  const resourceProperties = {
+    limits: { type: "object", description: "Resource limits.", additionalProperties: quantity },
+    requests: { type: "object", description: "Resource requests.", additionalProperties: quantity },
+  };
+  it.each<{ key: string; entry: Schema }>([
+    {
+      key: "replicaCount",
+      entry: { description: "Number of idle agents kept ready. Each runs one job, then its pod is replaced.", type: "integer", minimum: 0, maximum: 1000, default: 3 },
+    },
+    { key: "azp.pool", entry: { description: "Name of the existing agent pool the agents register in.", type: "string", minLength: 1, default: "Default" } },
+    { key: "image.pullPolicy", entry: { description: "Image pull policy.", type: "string", enum: ["Always", "IfNotPresent", "Never"], default: "IfNotPresent" } },
+    { key: "gc.dryRun", entry: { description: "Log what would be removed, remove nothing.", type: "boolean", default: false } },
+    {
+      key: "agent.capabilities",
+      entry: {
+        description: "User capabilities: environment variables of the agent, which it reports as capabilities that pipeline `demands` can match.",
+        type: "object",
+        additionalProperties: false,
+        patternProperties: { "^[A-Za-z_][A-Za-z0-9_]*$": { type: "string" } },
+        default: {},
+      },
+    },
+    {
+      key: "networkPolicy.metadataAddresses",
+      entry: {
+        description:
+          "Cloud metadata and host-agent addresses no pod of the release may reach (Azure's instance metadata service and WireServer; the same link-local address on AWS and GCP).",
+        type: "array",
+        items: { type: "string", pattern: "^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}$" },
+        default: ["169.254.169.254", "168.63.129.16"],
+      },
+    },
+    {
+      key: "registrationResources",
+      entry: {
+        description:
+          "Resources of the containers that register and remove agents: register and deregister in every agent pod, the placeholder hooks (autoscaling) and the `helm test` pod.",
+        type: "object",
+        additionalProperties: false,
+        properties: resourceProperties,
+        default: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+      },
+    },
+    {
+      // The old name, accepted for one more release.
+      key: "registrarResources",
+      entry: {
+        description:
+          "Deprecated: use `registrationResources` (the same setting, renamed). When set, it is still used instead, for one more release; helm install and upgrade print a warning.",
+        type: "object",
+        additionalProperties: false,
+        properties: resourceProperties,
+        default: {},
+      },
+    },
+  ])("should describe $key with its type, constraints and default", ({ key, entry }) => {
+    expect(schemaAt(schema, key.split("."))).toEqual(entry);
+  });
 });
+
+/** The schema of a key, through `properties`. */
+function schemaAt(root: Schema, path: readonly string[]): Schema {
+  let node: Schema = root;
+  for (const key of path) node = (node["properties"] as Record<string, Schema>)[key] as Schema;
+  return node;
+}

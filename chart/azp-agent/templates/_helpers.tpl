@@ -187,12 +187,24 @@ app.kubernetes.io/part-of: {{ include "azp-agent.name" . | quote }}
 {{/* No rule may open a metadata address unless networkPolicy.allowMetadata: no chart range is one (a range holding one gets it in `except`), each ipBlock of extraEgress that holds one lists it in `except`, no extraEgress rule goes everywhere. */}}
 {{- define "azp-agent.networkPolicyCheck" -}}
 {{- if not .Values.networkPolicy.allowMetadata }}
-{{- range $key := list "azureDevOps" "apiServer" "entra" }}
-{{- range $cidr := (index $.Values.networkPolicy $key).cidrs }}
+{{- range $cidr := .Values.networkPolicy.azureDevOps.cidrs }}
 {{- range $ip := $.Values.networkPolicy.metadataAddresses }}
 {{- if and (hasSuffix "/32" $cidr) (include "azp-agent.cidrHolds" (dict "cidr" $cidr "ip" $ip)) }}
-{{- fail (printf "networkPolicy.%s.cidrs has %s, the metadata address %s itself: remove it, or set networkPolicy.allowMetadata=true if the pods must reach it" $key $cidr $ip) }}
+{{- fail (printf "networkPolicy.azureDevOps.cidrs has %s, the metadata address %s itself: remove it, or set networkPolicy.allowMetadata=true if the pods must reach it" $cidr $ip) }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- range $cidr := .Values.networkPolicy.apiServer.cidrs }}
+{{- range $ip := $.Values.networkPolicy.metadataAddresses }}
+{{- if and (hasSuffix "/32" $cidr) (include "azp-agent.cidrHolds" (dict "cidr" $cidr "ip" $ip)) }}
+{{- fail (printf "networkPolicy.apiServer.cidrs has %s, the metadata address %s itself: remove it, or set networkPolicy.allowMetadata=true if the pods must reach it" $cidr $ip) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- range $cidr := .Values.networkPolicy.entra.cidrs }}
+{{- range $ip := $.Values.networkPolicy.metadataAddresses }}
+{{- if and (hasSuffix "/32" $cidr) (include "azp-agent.cidrHolds" (dict "cidr" $cidr "ip" $ip)) }}
+{{- fail (printf "networkPolicy.entra.cidrs has %s, the metadata address %s itself: remove it, or set networkPolicy.allowMetadata=true if the pods must reach it" $cidr $ip) }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -1,8 +1,9 @@
 import { Pod } from "kubernetes-models/v1/Pod";
+import { component } from "../../contract/components.ts";
 import { v } from "../../model/values.ts";
-import { helper, include } from "../helpers.ts";
+import { helper, include } from "../helper-names.ts";
 import type { ChartTemplate } from "../chart-template.ts";
-import { auth, baseContainer, caBundle, component, containers, contractEnv, emptyDir, fullname, metadata, mount, paths, podSecurity, proxyEnv, credentialMounts, credentialVolumes, volumes } from "../pod-parts.ts";
+import { auth, baseContainer, caBundle, contractEnv, emptyDir, fullname, metadata, mount, paths, podSecurity, proxyEnv, credentialMounts, credentialVolumes, volumes, registrationResources } from "../pod-parts.ts";
 
 /**
  * `helm test`: the image's smoke command checks that Azure DevOps answers, the token is valid,
@@ -31,9 +32,9 @@ export const smokeTestTemplate: ChartTemplate = {
           ...podSecurity(t),
           containers: [
             {
-              ...baseContainer(t, containers.smoke, "smoke"),
+              ...baseContainer(t, "smoke"),
               env: [...contractEnv(t, "smoke"), ...proxyEnv(t), ...caBundle.env(t)],
-              resources: t.block(v("registrarResources").yaml),
+              resources: registrationResources(t),
               volumeMounts: [...credentialMounts(t), mount(volumes.tmp, paths.tmp), ...caBundle.mounts(t)],
             },
           ],

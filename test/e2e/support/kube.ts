@@ -1,45 +1,21 @@
-import { spawn } from "node:child_process";
+import { PermanentError, poll } from "../../support/poll.ts";
+import { run, type RunResult } from "../../support/process.ts";
 import type { E2eEnv } from "./env.ts";
 
 /** Thin wrappers over the real kubectl and helm binaries, plus condition waits (no fixed sleeps). */
 
-export interface RunResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-export function run(cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 600_000);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? "");
-  });
-}
-
-export async function must(cmd: string, args: string[], options?: Parameters<typeof run>[2]): Promise<string> {
-  const result = await run(cmd, args, options);
-  if (result.code !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${result.code}\n${result.stderr}${result.stdout}`);
-  return result.stdout;
-}
+/** How long one kubectl or helm call may take. */
+const CALL_TIMEOUT_MS = 600_000;
 
 export class Kube {
   constructor(readonly env: E2eEnv) {}
 
+  private get processEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, KUBECONFIG: this.env.kubeconfig };
+  }
+
   kubectl(args: string[], input?: string): Promise<RunResult> {
-    return run(this.env.kubectl, args, { env: { KUBECONFIG: this.env.kubeconfig }, ...(input === undefined ? {} : { input }) });
+    return run(this.env.kubectl, args, { env: this.processEnv, timeoutMs: CALL_TIMEOUT_MS, ...(input === undefined ? {} : { input }) });
   }
 
   async ok(args: string[], input?: string): Promise<string> {
@@ -52,8 +28,21 @@ export class Kube {
     return JSON.parse(await this.ok([...args, "-o", "json"])) as T;
   }
 
+  /**
+   * One object as JSON (`kubectl get <kind> <name>`). An object that is gone (NotFound) or that we
+   * may not read (Forbidden, Unauthorized) throws a PermanentError: a wait on it stops at once,
+   * since waiting does not bring it back.
+   */
+  async object<T>(namespace: string, kind: string, name: string): Promise<T> {
+    const args = ["-n", namespace, "get", kind, name, "-o", "json"];
+    const r = await this.kubectl(args);
+    if (r.code === 0) return JSON.parse(r.stdout) as T;
+    const message = `kubectl ${args.join(" ")} exited ${r.code}\n${r.output}`;
+    throw /\((NotFound|Forbidden|Unauthorized)\)/.test(r.stderr) ? new PermanentError(message) : new Error(message);
+  }
+
   helm(args: string[]): Promise<RunResult> {
-    return run(this.env.helm, args, { env: { KUBECONFIG: this.env.kubeconfig } });
+    return run(this.env.helm, args, { env: this.processEnv, timeoutMs: CALL_TIMEOUT_MS });
   }
 
   async helmOk(args: string[]): Promise<string> {
@@ -139,20 +128,10 @@ function podInfo(p: RawPod): PodInfo {
   };
 }
 
-/** Polls `probe` until it returns a value other than undefined; fails with `what` and the last state. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000, intervalMs = 1000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last === undefined ? "" : `: ${String(last)}`}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+/**
+ * Polls `probe` (kubectl errors are retried: the API server may be busy) until it returns a value
+ * other than undefined, null or false; fails with `what` and the last error.
+ */
+export function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 180_000, intervalMs = 1000): Promise<T> {
+  return poll(probe, { what, timeoutMs, intervalMs });
 }

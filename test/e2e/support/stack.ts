@@ -4,13 +4,16 @@ import { join } from "node:path";
 import yaml from "js-yaml";
 import { imageContract } from "../../../generator/contract/image.ts";
 import { release } from "../../../generator/contract/release.ts";
-import { component } from "../../../generator/templates/pod-parts.ts";
+import { component } from "../../../generator/contract/components.ts";
 import type { FakeAdo, FakeAdoOptions } from "../../fake-ado/server.ts";
 import { agentPackage, buildTestImage, ensureDocker, startFake } from "../../image/support/environment.ts";
 import { makeTestTls, type TestTls } from "../../support/test-tls.ts";
 import { dockerOk } from "../../image/support/docker.ts";
+import { deepMerge } from "../../support/merge.ts";
+import { runOk } from "../../support/process.ts";
 import { e2eEnv, type E2eEnv } from "./env.ts";
-import { Kube, must, waitFor, type PodInfo } from "./kube.ts";
+import { Kube, waitFor, type PodInfo } from "./kube.ts";
+import { testPools } from "../../fake-ado/test-pools.ts";
 
 /**
  * The e2e stack: the fake Azure DevOps on this host (reachable from pods), the agent image and
@@ -19,7 +22,7 @@ import { Kube, must, waitFor, type PodInfo } from "./kube.ts";
  */
 
 export const E2E_PAT = `azpe2epat${randomBytes(10).toString("hex")}`;
-export const E2E_POOL = "k8s-pool";
+export const E2E_POOL = testPools.agents;
 
 export interface Stack {
   readonly env: E2eEnv;
@@ -56,10 +59,10 @@ export async function startStack(extraPools: string[] = [], fakeOptions: FakeAdo
   const plain = env.registryPlainHttp ? ["--plain-http"] : [];
   const chartDir = join(workDir, "chart");
   mkdirSync(chartDir, { recursive: true });
-  await must(env.helm, ["package", join(env.repo, "chart", release.chartName), "--destination", chartDir]);
+  await runOk(env.helm, ["package", join(env.repo, "chart", release.chartName), "--destination", chartDir]);
   const tgz = readdirSync(chartDir).find((f) => f === `${release.chartName}-${release.chartVersion}.tgz`);
   if (tgz === undefined) throw new Error(`helm package did not write ${release.chartName}-${release.chartVersion}.tgz`);
-  await must(env.helm, ["push", join(chartDir, tgz), `oci://${env.registry}/charts`, ...plain]);
+  await runOk(env.helm, ["push", join(chartDir, tgz), `oci://${env.registry}/charts`, ...plain]);
 
   return {
     env,
@@ -112,22 +115,10 @@ export function teamValues(stack: Stack, overrides: Record<string, unknown> = {}
     replicaCount: 3,
     terminationGracePeriodSeconds: 300,
     agent: { removeRetrySeconds: 2 },
-    registrarResources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+    registrationResources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
     tests: { timeoutSeconds: 120 },
   };
-  return deepMerge(base, overrides);
-}
-
-function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const prev = out[k];
-    out[k] =
-      v !== null && typeof v === "object" && !Array.isArray(v) && prev !== null && typeof prev === "object" && !Array.isArray(prev)
-        ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
-        : v;
-  }
-  return out;
+  return deepMerge(base, [overrides]);
 }
 
 export function valuesFile(stack: Stack, name: string, values: Record<string, unknown>): string {
@@ -202,14 +193,14 @@ export const refreshCronJob = (stack: Stack, rel: Release): Promise<string> => c
 export async function runGc(stack: Stack, rel: Release, jobName: string): Promise<{ succeeded: boolean; log: string }> {
   const ns = rel.namespace;
   await stack.kube.ok(["-n", ns, "create", "job", `--from=cronjob/${await cronJobOf(stack, rel, component.gc)}`, jobName]);
-  const succeeded = await waitFor(`the gc job ${jobName} to finish`, async () => {
-    const job = await stack.kube.json<{ status: { succeeded?: number; failed?: number } }>(["-n", ns, "get", "job", jobName]);
-    if ((job.status.succeeded ?? 0) >= 1) return true;
-    if ((job.status.failed ?? 0) >= 1) return false;
+  const outcome = await waitFor(`the gc job ${jobName} to finish`, async () => {
+    const job = await stack.kube.object<{ status: { succeeded?: number; failed?: number } }>(ns, "job", jobName);
+    if ((job.status.succeeded ?? 0) >= 1) return "succeeded";
+    if ((job.status.failed ?? 0) >= 1) return "failed";
     return undefined;
   });
   const log = await stack.kube.ok(["-n", ns, "logs", `job/${jobName}`]);
-  return { succeeded, log };
+  return { succeeded: outcome === "succeeded", log };
 }
 
 /** `<namespace>/<fullname>`: the AZP_RELEASE capability this release's agents carry. */

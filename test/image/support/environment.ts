@@ -1,11 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { agentPlatforms, release, type AgentPlatform } from "../../../generator/contract/release.ts";
 import { startFakeAdo, type FakeAdo, type FakeAdoOptions } from "../../fake-ado/server.ts";
+import { BUILD_PACKAGE_SCRIPT, buildFakeAgentPackage } from "../../fake-agent/harness.ts";
 import { repoPath } from "../../support/repo.ts";
 import { makeTestTls, type TestTls } from "../../support/test-tls.ts";
-import { docker, exec } from "./docker.ts";
+import { run } from "../../support/process.ts";
+import { docker } from "./docker.ts";
+import { testPools } from "../../fake-ado/test-pools.ts";
 
 /**
  * Shared setup of the image tests: a Docker engine (tools/docker-up.sh), the fake agent package
@@ -19,7 +22,7 @@ import { docker, exec } from "./docker.ts";
 export const PAT = `azptestpat${randomBytes(12).toString("hex")}`;
 export const EXPIRED_PAT = `azpexpiredpat${randomBytes(12).toString("hex")}`;
 export const UNKNOWN_PAT = `azpunknownpat${randomBytes(12).toString("hex")}`;
-export const POOL = "k8s-pool";
+export const POOL = testPools.agents;
 /** The agent's console line once it waits for a job (ado-contract.md; the fake agent prints it too). */
 export const LISTENING = "Listening for Jobs";
 export const BASE_IMAGE = process.env["AZP_TEST_BASE_IMAGE"] ?? "local/debian:bookworm";
@@ -54,7 +57,7 @@ let dockerReady: Promise<void> | undefined;
 /** tools/docker-up.sh all: engine, local registry, base image (idempotent). */
 export function ensureDocker(): Promise<void> {
   dockerReady ??= (async () => {
-    const r = await exec("bash", [repoPath("tools", "docker-up.sh"), "all"], { timeoutMs: 900_000 });
+    const r = await run("bash", [repoPath("tools", "docker-up.sh"), "all"], { timeoutMs: 900_000 });
     if (r.code !== 0) throw new Error(`tools/docker-up.sh all failed (${r.code}):\n${r.output}`);
   })();
   return dockerReady;
@@ -69,7 +72,7 @@ let multiarchReady: Promise<void> | undefined;
 export function ensureMultiarch(): Promise<void> {
   multiarchReady ??= (async () => {
     await ensureDocker();
-    const r = await exec("bash", [repoPath("tools", "docker-up.sh"), "multiarch"], { timeoutMs: 1_800_000 });
+    const r = await run("bash", [repoPath("tools", "docker-up.sh"), "multiarch"], { timeoutMs: 1_800_000 });
     if (r.code !== 0) throw new Error(`tools/docker-up.sh multiarch failed (${r.code}):\n${r.output}`);
   })();
   return multiarchReady;
@@ -85,17 +88,14 @@ function sha256File(file: string): string {
  */
 export async function agentPackage(padMb = 0, platform: AgentPlatform = agentPlatforms.amd64): Promise<AgentPackage> {
   mkdirSync(CACHE_DIR, { recursive: true });
-  const script = repoPath("test", "fake-agent", "build-package.sh");
-  const sources = [script, ...listFiles(repoPath("test", "fake-agent", "layout"))];
+  const sources = [BUILD_PACKAGE_SCRIPT, ...listFiles(repoPath("test", "fake-agent", "layout"))];
   const inputs = createHash("sha256");
   for (const file of sources) inputs.update(file).update(readFileSync(file));
   const stamp = inputs.update(`${AGENT_VERSION}/${padMb}`).digest("hex").slice(0, 12);
   const file = join(CACHE_DIR, `vsts-agent-${platform}-${AGENT_VERSION}-${stamp}${padMb ? `-pad${padMb}` : ""}.tar.gz`);
   if (!existsSync(file)) {
-    const args = [script, `${file}.tmp.tar.gz`, "--version", AGENT_VERSION, "--platform", platform, ...(padMb ? ["--pad-mb", String(padMb)] : [])];
-    const r = await exec("bash", args, { timeoutMs: 300_000 });
-    if (r.code !== 0) throw new Error(`build-package.sh failed (${r.code}):\n${r.output}`);
-    await exec("mv", [`${file}.tmp.tar.gz`, file]);
+    await buildFakeAgentPackage(`${file}.tmp.tar.gz`, { version: AGENT_VERSION, platform, padMb });
+    renameSync(`${file}.tmp.tar.gz`, file);
   }
   return { file, sha256: sha256File(file), bytes: statSync(file).size, platform };
 }
@@ -153,7 +153,7 @@ export async function buildTestImage(fake: FakeAdo, pkg: AgentPackage, pkgUrl?: 
   const url = pkgUrl ?? `${fake.baseUrl}/_downloads/agent/${AGENT_VERSION}/vsts-agent-${pkg.platform}-${AGENT_VERSION}.tar.gz`;
   const args = [repoPath("tools", "build-image.sh"), "--tag", tag, "--base-image", baseImageFor(platform), "--platform", platform];
   args.push("--agent-package-url", url, "--agent-package-sha256", pkg.sha256);
-  const r = await exec("bash", args, { timeoutMs: 1_200_000 });
+  const r = await run("bash", args, { timeoutMs: 1_200_000 });
   if (r.code !== 0) throw new Error(`tools/build-image.sh failed (${r.code}):\n${r.output}`);
   if (r.stdout.trim() !== tag) throw new Error(`tools/build-image.sh printed '${r.stdout.trim()}', expected the tag ${tag}`);
   return tag;

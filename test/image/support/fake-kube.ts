@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { imageContract } from "../../../generator/contract/image.ts";
-import { exec } from "./docker.ts";
+import { makeTestTls } from "../../support/test-tls.ts";
 
 /**
  * Just enough of the Kubernetes API (over TLS, with a ServiceAccount bearer token) for the
@@ -66,17 +66,14 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
   const dir = mkdtempSync(join(tmpdir(), "azp-fake-kube-"));
-  const key = join(dir, "tls.key");
-  const cert = join(dir, "tls.crt");
-  const generated = await exec("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=kubernetes", "-addext", "subjectAltName=IP:127.0.0.1"]);
-  if (generated.code !== 0) throw new Error(`openssl failed:\n${generated.output}`);
+  const tls = makeTestTls(["127.0.0.1"]);
 
   const token = `kube-sa-${randomBytes(16).toString("hex")}`;
   const serviceAccountDir = join(dir, "serviceaccount");
-  await exec("mkdir", ["-p", serviceAccountDir]);
+  mkdirSync(serviceAccountDir, { recursive: true });
   writeFileSync(join(serviceAccountDir, "token"), token);
   writeFileSync(join(serviceAccountDir, "namespace"), namespace);
-  writeFileSync(join(serviceAccountDir, "ca.crt"), readFileSync(cert));
+  writeFileSync(join(serviceAccountDir, "ca.crt"), tls.cert);
   chmodSync(dir, 0o755);
   chmodSync(serviceAccountDir, 0o755);
   for (const file of ["token", "namespace", "ca.crt"]) chmodSync(join(serviceAccountDir, file), 0o444);
@@ -94,7 +91,7 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
   const podPhases = new Map<string, string>();
   const state = { rejectAll: false, podsForbidden: false };
 
-  const server: Server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+  const server: Server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
     void (async () => {
       const body = await readBody(req);
       const path = (req.url ?? "/").split("?")[0] ?? "/";
@@ -201,6 +198,7 @@ export async function startFakeKube(namespace = "azp-test"): Promise<FakeKube> {
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(dir, { recursive: true, force: true });
+      rmSync(tls.dir, { recursive: true, force: true });
     },
   };
 }

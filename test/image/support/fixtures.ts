@@ -1,4 +1,5 @@
 import { onTestFinished } from "vitest";
+import { imageContract, tokenFilePath } from "../../../generator/contract/image.ts";
 import type { FakeAdo, RequestLogEntry } from "../../fake-ado/server.ts";
 import { HOST_PLATFORM, POOL, PAT, type ImageTestEnv } from "./environment.ts";
 import { FakePod, type PodOptions } from "./pod.ts";
@@ -17,6 +18,15 @@ export function newPod(env: ImageTestEnv, options: Partial<PodOptions> = {}): Fa
     await pod.remove();
   });
   return pod;
+}
+
+/**
+ * The variables every one-shot command of a release reads to reach Azure DevOps (azp-smoke,
+ * azp-gc, azp-placeholder), as the chart sets them, pointed at the fake; two connection attempts.
+ */
+export function releaseCommandEnv(fake: FakeAdo, release: string): Record<string, string> {
+  const { env } = imageContract;
+  return { [env.url.name]: fake.url, [env.pool.name]: POOL, [env.tokenFile.name]: tokenFilePath, [env.release.name]: release, [env.connectAttempts.name]: "2" };
 }
 
 /** The request log in arrival order. */

@@ -2,39 +2,28 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  caBundleEnvName,
-  envFor,
-  federatedTokenFilePath,
-  imageContract,
-  podMounts,
-  tokenFilePath,
-  type AuthMode,
-  type EnvKey,
-  type ImageCommand,
-  type PodContainerKey,
-} from "../../../generator/contract/image.ts";
-import { containerLogs, containerState, docker, dockerOk, waitForExit, waitUntil, type ExecResult } from "./docker.ts";
+import { caBundleEnvName, commandOf, envFor, imageContract, podMounts, type AuthMode, type EnvKey, type PodContainerKey } from "../../../generator/contract/image.ts";
+import { contractEnvValue, type ValuesObject } from "../../../generator/model/contract-env.ts";
+import { PermanentError, poll } from "../../support/poll.ts";
+import type { RunResult } from "../../support/process.ts";
+import { containerLogs, containerState, docker, dockerOk, waitForExit } from "./docker.ts";
 
 /**
  * A Kubernetes pod of the chart, simulated with Docker: the same three containers started in the
  * pod's order (register → deregister → agent), each with the mounts (contract `podMounts`) and
- * environment variables (contract `envFor`) the chart gives it, emptyDirs as host directories,
+ * environment variables (contract `envFor`, valued by generator/model/contract-env.ts) the chart gives it, emptyDirs as host directories,
  * the PAT Secret as a read-only directory, read-only root filesystems, and `--network host` so
  * that 127.0.0.1 is the in-process fake Azure DevOps. The projected ServiceAccount token is not
  * simulated here: tests that need one pass it in `dockerArgs` (support/fake-kube.ts).
  */
 
-const { paths, stateFiles, sidecarFiles, volumes, env, commands, user } = imageContract;
+const { paths, sidecarFiles, volumes, env, commands, user } = imageContract;
 
 /** Where the simulated emptyDirs live on the host (tests run as root, like the kubelet). */
 const POD_VOLUMES_ROOT = join(tmpdir(), "azp-test-pods");
 
 export type PodContainer = PodContainerKey;
 const POD_CONTAINERS = Object.keys(imageContract.podMounts) as PodContainer[];
-
-/** The image command each pod container runs. */
-const COMMAND_OF: Record<PodContainer, ImageCommand> = { register: "register", deregister: "deregister", agent: "run" };
 
 /** Volumes that are not emptyDirs: the credential Secret and the projected ServiceAccount tokens. */
 const NOT_EMPTY_DIRS = new Set(["token", "serviceAccount", "federatedToken"]);
@@ -117,63 +106,23 @@ export class FakePod {
     return this.options.release ?? "azp-test/azp-agent";
   }
 
-  /** This pod's value of a contract variable, as the chart would set it; undefined = not set. */
+  /** The chart values this pod stands for: the test's connection and identity, and quicker timings. */
+  private values(): ValuesObject {
+    const { mode = "pat", ...entra } = this.options.auth ?? {};
+    return {
+      azp: { url: this.options.url, pool: this.options.pool, auth: mode, entra },
+      agent: { source: "baked", statusCheckSeconds: 5, connectAttempts: 3, removeRetrySeconds: 1 },
+    };
+  }
+
+  /** This pod's value of a contract variable, as the chart sets it (generator/model/contract-env.ts); undefined = not set. */
   private envValue(key: EnvKey): string | undefined {
-    switch (key) {
-      case "url":
-        return this.options.url;
-      case "pool":
-        return this.options.pool;
-      case "statusCheckSeconds":
-        return "5";
-      case "tokenFile":
-        return tokenFilePath;
-      case "auth":
-        return this.options.auth?.mode ?? "pat";
-      case "tenantId":
-        return this.options.auth?.tenantId ?? "";
-      case "clientId":
-        return this.options.auth?.clientId ?? "";
-      case "authorityHost":
-        return this.options.auth?.authorityHost ?? imageContract.entra.authorityHost;
-      case "federatedTokenFile":
-        return federatedTokenFilePath;
-      case "agentName":
-      case "podName":
-        return this.name;
-      case "podNamespace":
-        return "azp-test";
-      case "release":
-        return this.release;
-      case "work":
-        return paths.work;
-      case "agentSource":
-        return "baked";
-      case "connectAttempts":
-        return "3";
-      case "retrySeconds":
-        return "1";
-      case "packageUrl":
-      case "packageSha256":
-      case "downloadTimeout":
-      case "stopGraceSeconds":
-      case "agentIgnore":
-      case "deployment":
-      case "smokeMinAgents":
-      case "smokeTimeout":
-      case "maxLifetimeSeconds":
-      case "podLifecycle":
-      case "idleTimeoutSeconds":
-      case "minIdleAgents":
-      case "placeholderAgent":
-      case "placeholderCapabilities":
-        return undefined;
-    }
+    return contractEnvValue(key, this.values(), { podName: this.name, namespace: "azp-test", release: this.release });
   }
 
   /** The environment the chart sets on a container (contract `envFor`), plus overrides. */
   environment(container: PodContainer): Record<string, string> {
-    const base = Object.fromEntries(envFor(COMMAND_OF[container]).map((key) => [env[key].name, this.envValue(key)]));
+    const base = Object.fromEntries(envFor(commandOf(container)).map((key) => [env[key].name, this.envValue(key)]));
     const merged = { ...base, ...(this.options.env?.[container] ?? {}) };
     return Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined));
   }
@@ -194,7 +143,7 @@ export class FakePod {
     }
     for (const [key, value] of Object.entries(this.environment(container))) args.push("--env", `${key}=${value}`);
     args.push(...(this.options.dockerArgs?.[container] ?? []));
-    args.push(this.options.image, commands[COMMAND_OF[container]]);
+    args.push(this.options.image, commands[commandOf(container)]);
     return args;
   }
 
@@ -214,7 +163,7 @@ export class FakePod {
   }
 
   /** Runs the register init container to completion. */
-  async register(timeoutMs = 120_000): Promise<ExecResult & { exitCode: number }> {
+  async register(timeoutMs = 120_000): Promise<RunResult & { exitCode: number }> {
     await this.ensureVolumes();
     this.started.add("register");
     const r = await docker(this.runArgs("register", false), { timeoutMs });
@@ -226,7 +175,7 @@ export class FakePod {
     await this.ensureVolumes();
     this.started.add("deregister");
     await dockerOk(this.runArgs("deregister", true));
-    await waitUntil(async () => this.sidecarReady() || !(await this.running("deregister")), "the deregister sidecar to find its agent", 30_000);
+    await poll(async () => this.sidecarReady() || !(await this.running("deregister")), { what: "the deregister sidecar to find its agent", timeoutMs: 30_000 });
   }
 
   async startAgent(): Promise<void> {
@@ -251,15 +200,19 @@ export class FakePod {
     return containerLogs(this.containerName(container));
   }
 
+  /** Waits for a line of a container's log; stops at once when the container has exited without it. */
   async waitForLog(container: PodContainer, text: string | RegExp, timeoutMs = 60_000): Promise<string> {
-    return waitUntil(
+    const name = this.containerName(container);
+    return poll(
       async () => {
+        // The state first: a container that had stopped before its logs were read logs no more.
+        const stopped = !(await this.running(container));
         const logs = await this.logs(container);
-        return (typeof text === "string" ? logs.includes(text) : text.test(logs)) ? logs : undefined;
+        if (typeof text === "string" ? logs.includes(text) : text.test(logs)) return logs;
+        if (stopped) throw new PermanentError(`${name} is not running and did not log ${String(text)}:\n${logs}`);
+        return undefined;
       },
-      `${this.containerName(container)} to log ${String(text)}`,
-      timeoutMs,
-      250,
+      { what: `${name} to log ${String(text)}`, timeoutMs, intervalMs: 250 },
     );
   }
 
@@ -292,7 +245,7 @@ export class FakePod {
   }
 
   /** Runs a shell command as root over every emptyDir of the pod (mounted under /pod/<volume name>). */
-  async inspectVolumes(script: string, input?: string): Promise<ExecResult> {
+  async inspectVolumes(script: string, input?: string): Promise<RunResult> {
     const args = ["run", "--rm", "--interactive", "--user", "0:0", ...platformArgs(this.options.platform)];
     for (const volume of EMPTY_DIRS) args.push("--volume", `${this.volumeDir(volume)}:/pod/${volume}:ro`);
     args.push("--entrypoint", "bash", this.options.image, "-c", script);
@@ -317,8 +270,6 @@ export class FakePod {
   }
 }
 
-export const STATE_FILES = stateFiles;
-
 /** `--platform` for an image of another architecture; nothing for the engine's own. */
 function platformArgs(platform: string | undefined): string[] {
   return platform === undefined ? [] : ["--platform", `linux/${platform}`];
@@ -339,7 +290,7 @@ export interface OneShotOptions {
 }
 
 /** Runs one command of the image to completion (smoke test pod, refresh job), read-only root. */
-export async function runOneShot(options: OneShotOptions): Promise<ExecResult> {
+export async function runOneShot(options: OneShotOptions): Promise<RunResult> {
   const name = `azp-test-oneshot-${randomBytes(3).toString("hex")}`;
   let secretDir: string | undefined;
   const args = ["run", "--name", name, "--network", "host", "--read-only", "--tmpfs", `${paths.tmp}:rw,mode=1777`, "--user", `${user.uid}:${user.gid}`];

@@ -54,7 +54,10 @@ export class TemplateDocument {
    * validate concrete renderings only).
    */
   int(expr: string): number {
-    return this.#allocate({ kind: "inline", expr }) as unknown as number;
+    // `int64` first: a values file's number is a float64 in Helm, which prints as 2e+06 from a
+    // million on, and the API server refuses that for an integer field.
+    const operand = /^[$.\w]+$/.test(expr) ? expr : `(${expr})`;
+    return this.#allocate({ kind: "inline", expr: `int64 ${operand}` }) as unknown as number;
   }
 
   bool(expr: string): boolean {
