@@ -19,7 +19,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 function stampedChart(out: string, stamp: ReleaseStamp): number {
   const problems = [
     new RegExp(patterns.imageRepository).test(stamp.registry) ? "" : `--registry '${stamp.registry}' is not an OCI namespace like ghcr.io/owner`,
-    /^sha256:[a-f0-9]{64}$/.test(stamp.imageDigest) ? "" : `--image-digest '${stamp.imageDigest}' is not sha256:<64 lowercase hex>`,
+    stamp.imageDigest !== "" && new RegExp(patterns.imageDigest).test(stamp.imageDigest) ? "" : `--image-digest '${stamp.imageDigest}' is not sha256:<64 lowercase hex>`,
     stamp.signKeyFingerprint === undefined || /^[a-f0-9]{64}$/.test(stamp.signKeyFingerprint) ? "" : `--sign-key-fingerprint '${stamp.signKeyFingerprint}' is not 64 lowercase hex`,
   ].filter((p) => p !== "");
   if (problems.length > 0) {
